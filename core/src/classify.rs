@@ -1,0 +1,137 @@
+//! Which pair, copy and relative path a normalised absolute path belongs to.
+
+use std::os::unix::ffi::OsStrExt;
+
+use crate::config::Config;
+use crate::path::{is_strict_ancestor, strip_root};
+
+/// One root the classifier matches: a copy's root as configured or in canonical form.
+#[derive(Debug, Clone)]
+struct Root {
+    pair: usize,
+    copy: usize,
+    path: Box<[u8]>,
+}
+
+/// A path that lies in a pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit<'a> {
+    /// Index of the pair in the configuration.
+    pub pair: usize,
+    /// Which copy's tree the path is in (0 = primary).
+    pub copy: usize,
+    /// Path relative to that copy's root; empty for the root itself.
+    pub rel: &'a [u8],
+}
+
+/// Matches paths against every root a change can originate from: the primary of every pair,
+/// and in two-way pairs the mirrors too. Roots never overlap (the configuration refuses it),
+/// so at most one matches.
+#[derive(Debug, Clone, Default)]
+pub struct Classifier {
+    roots: Vec<Root>,
+}
+
+impl Classifier {
+    pub fn new(cfg: &Config) -> Self {
+        let mut roots = Vec::new();
+        for (pi, pair) in cfg.pairs.iter().enumerate() {
+            for (ci, copy) in pair.copies.iter().enumerate() {
+                if !pair.mode.mirrors_from(ci) {
+                    continue;
+                }
+                let lexical = copy.root.as_os_str().as_bytes();
+                let canonical = copy.canonical.as_os_str().as_bytes();
+                roots.push(Root { pair: pi, copy: ci, path: lexical.into() });
+                if canonical != lexical {
+                    roots.push(Root { pair: pi, copy: ci, path: canonical.into() });
+                }
+            }
+        }
+        Classifier { roots }
+    }
+
+    /// True when there is nothing to match.
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty()
+    }
+
+    /// The pair, copy and relative path of `abs`, when it lies under a root.
+    pub fn classify<'a>(&self, abs: &'a [u8]) -> Option<Hit<'a>> {
+        self.roots.iter().find_map(|r| strip_root(abs, &r.path).map(|rel| Hit { pair: r.pair, copy: r.copy, rel }))
+    }
+
+    /// True when `abs` is a strict ancestor of some root: a path below it may lead into a pair.
+    pub fn is_ancestor(&self, abs: &[u8]) -> bool {
+        self.roots.iter().any(|r| is_strict_ancestor(abs, &r.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Env};
+    use crate::path::AbsPath;
+    use std::fs;
+    use std::path::PathBuf;
+
+    fn setup(tag: &str, mode: &str) -> (PathBuf, Classifier) {
+        let t = std::env::temp_dir().join(format!("mfs-core-cls-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&t);
+        fs::create_dir_all(t.join("real/a")).unwrap();
+        fs::create_dir_all(t.join("b")).unwrap();
+        std::os::unix::fs::symlink(t.join("real"), t.join("alias")).unwrap();
+        let text = format!(
+            "[[pair]]\nprimary = \"{0}/alias/a\"\nmirror = \"{0}/b\"\nmode = \"{mode}\"\n",
+            t.display()
+        );
+        let cfg = Config::from_toml(&text, &Env::default()).unwrap();
+        (t, Classifier::new(&cfg))
+    }
+
+    fn abs(base: &PathBuf, p: &str) -> AbsPath {
+        AbsPath::resolve(base.as_os_str().as_bytes(), p.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn configured_and_canonical_roots_match() {
+        let (t, c) = setup("roots", "two-way");
+        let p = abs(&t, "alias/a/x/y");
+        assert_eq!(c.classify(p.as_bytes()), Some(Hit { pair: 0, copy: 0, rel: b"x/y" }));
+        let p = abs(&t, "real/a/x");
+        assert_eq!(c.classify(p.as_bytes()).map(|h| h.rel), Some(&b"x"[..]));
+        let p = abs(&t, "alias/a");
+        assert_eq!(c.classify(p.as_bytes()).map(|h| h.rel), Some(&b""[..]));
+        // Relative paths with `..` are classified after normalisation.
+        let sub = t.join("alias/a/sub");
+        let p = abs(&sub, "../../a/f");
+        assert_eq!(c.classify(p.as_bytes()).map(|h| h.rel), Some(&b"f"[..]));
+        let p = abs(&sub, "../../../b/f");
+        assert_eq!(c.classify(p.as_bytes()).map(|h| (h.copy, h.rel)), Some((1, &b"f"[..])));
+        let p = abs(&t, "alias/ab");
+        assert_eq!(c.classify(p.as_bytes()), None);
+        assert!(c.is_ancestor(abs(&t, "alias").as_bytes()));
+        assert!(c.is_ancestor(b"/"));
+        assert!(!c.is_ancestor(abs(&t, "alias/a").as_bytes()));
+        assert!(!c.is_ancestor(abs(&t, "elsewhere").as_bytes()));
+        fs::remove_dir_all(t).unwrap();
+    }
+
+    #[test]
+    fn one_way_mirrors_are_not_origins() {
+        let (t, c) = setup("oneway", "one-way");
+        assert!(c.classify(abs(&t, "b/f").as_bytes()).is_none());
+        assert!(c.classify(abs(&t, "alias/a/f").as_bytes()).is_some());
+        fs::remove_dir_all(t).unwrap();
+    }
+
+    #[test]
+    fn non_utf8_relative_names() {
+        let (t, c) = setup("bytes", "two-way");
+        let mut p = t.join("alias/a").as_os_str().as_bytes().to_vec();
+        p.extend_from_slice(b"/\xff\xfe/n\nl");
+        let a = AbsPath::resolve(b"/", &p).unwrap();
+        assert_eq!(c.classify(a.as_bytes()).map(|h| h.rel), Some(&b"\xff\xfe/n\nl"[..]));
+        fs::remove_dir_all(t).unwrap();
+    }
+}

@@ -1,0 +1,309 @@
+//! The per-pair journal: an append-only text file of paths that a copy is missing changes for.
+//!
+//! One record per line: `KIND COPY PID PATH`, where `PATH` is relative to the pair's roots and
+//! percent-encoded (every byte outside `!`..`~`, and `%` itself, becomes `%XX`), so arbitrary
+//! bytes in file names, newlines included, survive. The root itself is written as `.`.
+//! Writers append whole lines with a single `write` on an `O_APPEND` descriptor, so records
+//! from concurrent processes never interleave.
+
+use std::collections::BTreeMap;
+
+/// What a record says about its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// The copy may differ from the primary at this path (data, metadata or entries).
+    Dirty,
+    /// The path is mapped writable: dirty until a matching [`Kind::Clean`].
+    Mapped,
+    /// A mapping of the path was synchronised and released.
+    Clean,
+    /// The copy needs a full resynchronisation (journal overflow, or an unknown path).
+    Full,
+}
+
+impl Kind {
+    fn letter(self) -> u8 {
+        match self {
+            Kind::Dirty => b'D',
+            Kind::Mapped => b'M',
+            Kind::Clean => b'C',
+            Kind::Full => b'F',
+        }
+    }
+
+    fn from_letter(b: u8) -> Option<Kind> {
+        Some(match b {
+            b'D' => Kind::Dirty,
+            b'M' => Kind::Mapped,
+            b'C' => Kind::Clean,
+            b'F' => Kind::Full,
+            _ => return None,
+        })
+    }
+}
+
+/// One decoded record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub kind: Kind,
+    /// Index of the copy that is behind (0 = primary).
+    pub copy: usize,
+    /// Process that wrote the record.
+    pub pid: u32,
+    /// Path relative to the pair's roots; empty for the root.
+    pub path: Vec<u8>,
+}
+
+/// Longest encoded record: kind, copy, pid, a fully escaped `PATH_MAX` path, newline.
+pub const MAX_RECORD: usize = 3 * crate::path::PATH_MAX + 32;
+
+/// Journal file name for a pair inside the state directory.
+pub fn file_name(pair: &str) -> String {
+    format!("{pair}.journal")
+}
+
+fn is_plain(b: u8) -> bool {
+    (0x21..=0x7e).contains(&b) && b != b'%'
+}
+
+/// Encodes one record into `out` without allocating; returns the length, or `None` when it
+/// does not fit.
+pub fn encode_into(kind: Kind, copy: usize, pid: u32, path: &[u8], out: &mut [u8]) -> Option<usize> {
+    let mut w = Writer { out, len: 0 };
+    w.byte(kind.letter())?;
+    w.byte(b' ')?;
+    w.number(copy as u64)?;
+    w.byte(b' ')?;
+    w.number(u64::from(pid))?;
+    w.byte(b' ')?;
+    if path.is_empty() {
+        w.byte(b'.')?;
+    }
+    for &b in path {
+        if is_plain(b) {
+            w.byte(b)?;
+        } else {
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            w.byte(b'%')?;
+            w.byte(HEX[(b >> 4) as usize])?;
+            w.byte(HEX[(b & 15) as usize])?;
+        }
+    }
+    w.byte(b'\n')?;
+    Some(w.len)
+}
+
+/// Encodes one record into a new vector.
+pub fn encode(kind: Kind, copy: usize, pid: u32, path: &[u8]) -> Vec<u8> {
+    let mut buf = vec![0u8; 3 * path.len() + 48];
+    let n = encode_into(kind, copy, pid, path, &mut buf).expect("buffer sized for the record");
+    buf.truncate(n);
+    buf
+}
+
+struct Writer<'a> {
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl Writer<'_> {
+    fn byte(&mut self, b: u8) -> Option<()> {
+        *self.out.get_mut(self.len)? = b;
+        self.len += 1;
+        Some(())
+    }
+
+    fn number(&mut self, mut n: u64) -> Option<()> {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[i..] {
+            self.byte(d)?;
+        }
+        Some(())
+    }
+}
+
+/// Why a journal line could not be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("journal line {line}: {msg}")]
+pub struct DecodeError {
+    pub line: usize,
+    pub msg: &'static str,
+}
+
+/// Decodes a whole journal. A final line without its newline (a writer that died mid-append)
+/// is ignored; any other malformed line is an error.
+pub fn decode(data: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    let mut out = Vec::new();
+    let complete = match data.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &data[..=i],
+        None => return Ok(out),
+    };
+    for (i, line) in complete.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        out.push(decode_line(line).map_err(|msg| DecodeError { line: i + 1, msg })?);
+    }
+    Ok(out)
+}
+
+fn decode_line(line: &[u8]) -> Result<Record, &'static str> {
+    let mut parts = line.splitn(4, |&b| b == b' ');
+    let kind = parts.next().filter(|k| k.len() == 1).and_then(|k| Kind::from_letter(k[0])).ok_or("unknown record kind")?;
+    let copy = parse_num(parts.next().ok_or("missing copy")?).ok_or("bad copy number")? as usize;
+    let pid = parse_num(parts.next().ok_or("missing pid")?).ok_or("bad pid")? as u32;
+    let raw = parts.next().ok_or("missing path")?;
+    let path = if raw == b"." { Vec::new() } else { unescape(raw)? };
+    Ok(Record { kind, copy, pid, path })
+}
+
+fn parse_num(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 || !s.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(s).ok()?.parse().ok()
+}
+
+fn unescape(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b == b'%' {
+            let hex = raw.get(i + 1..i + 3).ok_or("truncated escape")?;
+            let s = std::str::from_utf8(hex).map_err(|_| "bad escape")?;
+            out.push(u8::from_str_radix(s, 16).map_err(|_| "bad escape")?);
+            i += 3;
+        } else if is_plain(b) {
+            out.push(b);
+            i += 1;
+        } else {
+            return Err("unescaped byte in path");
+        }
+    }
+    Ok(out)
+}
+
+/// What a journal asks of one copy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// The whole tree must be compared.
+    pub full: bool,
+    /// Paths to compare and repair, each once, in path order.
+    pub paths: Vec<Vec<u8>>,
+}
+
+/// Folds records into the work left for each copy: a path is pending when it was marked dirty,
+/// or mapped without a matching clean record.
+pub fn pending(records: &[Record]) -> BTreeMap<usize, Pending> {
+    let mut dirty: BTreeMap<usize, BTreeMap<Vec<u8>, i64>> = BTreeMap::new();
+    let mut full: BTreeMap<usize, bool> = BTreeMap::new();
+    for r in records {
+        let paths = dirty.entry(r.copy).or_default();
+        match r.kind {
+            Kind::Full => {
+                full.insert(r.copy, true);
+            }
+            Kind::Dirty => {
+                // A dirty mark never goes away by itself: pin it far above any mapping count.
+                *paths.entry(r.path.clone()).or_default() += 1 << 40;
+            }
+            Kind::Mapped => *paths.entry(r.path.clone()).or_default() += 1,
+            Kind::Clean => {
+                let c = paths.entry(r.path.clone()).or_default();
+                if *c > 0 && *c < (1 << 40) {
+                    *c -= 1;
+                } else if *c > (1 << 40) {
+                    // Still dirty; the clean only releases a mapping count.
+                    *c -= 1;
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (copy, paths) in dirty {
+        let p = Pending {
+            full: full.get(&copy).copied().unwrap_or(false),
+            paths: paths.into_iter().filter(|(_, c)| *c > 0).map(|(p, _)| p).collect(),
+        };
+        if p.full || !p.paths.is_empty() {
+            out.insert(copy, p);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_with_arbitrary_bytes() {
+        let names: [&[u8]; 5] = [b"a/b.txt", b"", b"sp ace/n\nl", b"\xff\x00%/x", b"caf\xc3\xa9"];
+        let mut all = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            all.extend(encode(Kind::Dirty, i, 42, n));
+        }
+        let recs = decode(&all).unwrap();
+        assert_eq!(recs.len(), names.len());
+        for (r, n) in recs.iter().zip(names) {
+            assert_eq!(r.path, n);
+            assert_eq!(r.pid, 42);
+        }
+        assert_eq!(recs[3].copy, 3);
+        // One record per line, printable.
+        assert_eq!(all.iter().filter(|&&b| b == b'\n').count(), names.len());
+        assert!(all.iter().all(|&b| b == b'\n' || (0x20..0x7f).contains(&b)));
+    }
+
+    #[test]
+    fn encode_into_reports_overflow() {
+        let mut small = [0u8; 8];
+        assert_eq!(encode_into(Kind::Dirty, 1, 1, b"abcdefgh", &mut small), None);
+        let mut big = [0u8; MAX_RECORD];
+        let path = vec![0xffu8; crate::path::PATH_MAX];
+        assert!(encode_into(Kind::Dirty, 7, u32::MAX, &path, &mut big).is_some());
+    }
+
+    #[test]
+    fn torn_last_line_is_ignored_and_garbage_is_refused() {
+        let mut data = encode(Kind::Dirty, 1, 1, b"ok");
+        data.extend_from_slice(b"D 1 1 torn");
+        assert_eq!(decode(&data).unwrap().len(), 1);
+        assert!(decode(b"X 1 1 p\n").is_err());
+        assert!(decode(b"D x 1 p\n").is_err());
+        assert!(decode(b"D 1 1 a%4\n").is_err());
+        assert!(decode(b"D 1 1\n").is_err());
+        let e = decode(b"D 1 1 ok\nD 1 1 b\xff\n").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn pending_folds_records() {
+        let recs = vec![
+            Record { kind: Kind::Dirty, copy: 1, pid: 1, path: b"b".to_vec() },
+            Record { kind: Kind::Dirty, copy: 1, pid: 1, path: b"a".to_vec() },
+            Record { kind: Kind::Dirty, copy: 1, pid: 2, path: b"a".to_vec() },
+            Record { kind: Kind::Mapped, copy: 1, pid: 1, path: b"m".to_vec() },
+            Record { kind: Kind::Clean, copy: 1, pid: 1, path: b"m".to_vec() },
+            Record { kind: Kind::Mapped, copy: 1, pid: 1, path: b"still".to_vec() },
+            Record { kind: Kind::Mapped, copy: 2, pid: 1, path: b"x".to_vec() },
+            Record { kind: Kind::Dirty, copy: 2, pid: 1, path: b"x".to_vec() },
+            Record { kind: Kind::Clean, copy: 2, pid: 1, path: b"x".to_vec() },
+            Record { kind: Kind::Full, copy: 3, pid: 1, path: Vec::new() },
+        ];
+        let p = pending(&recs);
+        assert_eq!(p[&1], Pending { full: false, paths: vec![b"a".to_vec(), b"b".to_vec(), b"still".to_vec()] });
+        assert_eq!(p[&2].paths, vec![b"x".to_vec()]);
+        assert!(p[&3].full);
+    }
+}

@@ -1,0 +1,257 @@
+//! Lexical path handling on raw bytes.
+//!
+//! The shim classifies every path a hooked call receives, so everything here works on byte
+//! slices (file names are arbitrary bytes, not UTF-8) and never allocates: results go into a
+//! caller-owned fixed buffer ([`AbsPath`]).
+
+/// Longest path the classifier handles (Linux `PATH_MAX`, terminating NUL included).
+pub const PATH_MAX: usize = 4096;
+
+/// Why a path could not be made absolute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathError {
+    /// The joined path does not fit in [`PATH_MAX`] bytes.
+    TooLong,
+    /// The base directory given for a relative path is not absolute.
+    RelativeBase,
+    /// The path is empty (the kernel answers ENOENT for it).
+    Empty,
+}
+
+/// A normalised absolute path held in a fixed buffer: starts with `/`, no `.` or `..`
+/// components, no repeated or trailing slashes (except the root itself).
+#[derive(Clone)]
+pub struct AbsPath {
+    buf: [u8; PATH_MAX],
+    len: usize,
+    trailing_slash: bool,
+}
+
+impl Default for AbsPath {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for AbsPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AbsPath({:?})", String::from_utf8_lossy(self.as_bytes()))
+    }
+}
+
+impl AbsPath {
+    /// The root directory `/`.
+    pub const fn new() -> Self {
+        let mut buf = [0u8; PATH_MAX];
+        buf[0] = b'/';
+        Self { buf, len: 1, trailing_slash: false }
+    }
+
+    /// The path's bytes, without a terminating NUL.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// Whether the original spelling ended in `/` (or `/.`), which asks for a directory.
+    pub fn had_trailing_slash(&self) -> bool {
+        self.trailing_slash
+    }
+
+    /// Normalises `path`, resolving a relative one against `base` (which must be absolute).
+    pub fn resolve(base: &[u8], path: &[u8]) -> Result<Self, PathError> {
+        let mut out = Self::new();
+        out.set_resolved(base, path)?;
+        Ok(out)
+    }
+
+    /// In-place form of [`AbsPath::resolve`], for callers that keep one buffer.
+    pub fn set_resolved(&mut self, base: &[u8], path: &[u8]) -> Result<(), PathError> {
+        if path.is_empty() {
+            return Err(PathError::Empty);
+        }
+        self.len = 1;
+        self.buf[0] = b'/';
+        if path[0] != b'/' {
+            if base.first() != Some(&b'/') {
+                return Err(PathError::RelativeBase);
+            }
+            self.push_components(base)?;
+        }
+        self.push_components(path)?;
+        self.trailing_slash = ends_as_directory(path);
+        Ok(())
+    }
+
+    /// Appends the components of `path` (absolute or relative) to this path.
+    fn push_components(&mut self, path: &[u8]) -> Result<(), PathError> {
+        for comp in path.split(|&b| b == b'/') {
+            match comp {
+                b"" | b"." => {}
+                b".." => self.pop(),
+                name => {
+                    let need = if self.len == 1 { name.len() } else { name.len() + 1 };
+                    // Keep one byte free for a terminating NUL.
+                    if self.len + need >= PATH_MAX {
+                        return Err(PathError::TooLong);
+                    }
+                    if self.len != 1 {
+                        self.buf[self.len] = b'/';
+                        self.len += 1;
+                    }
+                    self.buf[self.len..self.len + name.len()].copy_from_slice(name);
+                    self.len += name.len();
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the last component (`/` stays `/`).
+    fn pop(&mut self) {
+        if self.len <= 1 {
+            return;
+        }
+        let cut = self.buf[..self.len].iter().rposition(|&b| b == b'/').unwrap_or(0);
+        self.len = cut.max(1);
+    }
+
+    /// The path with a terminating NUL, ready for a system call.
+    pub fn as_c_bytes(&mut self) -> &[u8] {
+        self.buf[self.len] = 0;
+        &self.buf[..=self.len]
+    }
+}
+
+/// True when a path spelled this way names a directory explicitly (`a/`, `a/.`, `a/..`).
+pub fn ends_as_directory(path: &[u8]) -> bool {
+    path.ends_with(b"/") || path.ends_with(b"/.") || path.ends_with(b"/..") || path == b"." || path == b".."
+}
+
+/// True when the path has a `..` component.
+pub fn has_dotdot(path: &[u8]) -> bool {
+    path.split(|&b| b == b'/').any(|c| c == b"..")
+}
+
+/// When `path` (normalised, absolute) is `root` or lies beneath it, the path relative to
+/// `root` (empty for the root itself).
+pub fn strip_root<'a>(path: &'a [u8], root: &[u8]) -> Option<&'a [u8]> {
+    if root == b"/" {
+        return Some(path.strip_prefix(b"/").unwrap_or(path));
+    }
+    let rest = path.strip_prefix(root)?;
+    match rest {
+        [] => Some(rest),
+        [b'/', tail @ ..] => Some(tail),
+        _ => None,
+    }
+}
+
+/// True when `dir` (normalised, absolute) is a strict ancestor of `path`.
+pub fn is_strict_ancestor(dir: &[u8], path: &[u8]) -> bool {
+    dir != path && strip_root(path, dir).is_some()
+}
+
+/// True when one of two normalised absolute paths equals or contains the other.
+pub fn overlaps(a: &[u8], b: &[u8]) -> bool {
+    strip_root(a, b).is_some() || strip_root(b, a).is_some()
+}
+
+/// Splits a relative path into its parent (possibly empty) and final component.
+pub fn split_parent(rel: &[u8]) -> (&[u8], &[u8]) {
+    match rel.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&rel[..i], &rel[i + 1..]),
+        None => (&[], rel),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(base: &str, p: &str) -> String {
+        String::from_utf8(AbsPath::resolve(base.as_bytes(), p.as_bytes()).unwrap().as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn absolute_paths_are_normalised() {
+        assert_eq!(res("/x", "/a/b/c"), "/a/b/c");
+        assert_eq!(res("/x", "/a//b///c/"), "/a/b/c");
+        assert_eq!(res("/x", "/a/./b/."), "/a/b");
+        assert_eq!(res("/x", "/a/../b"), "/b");
+        assert_eq!(res("/x", "/../../a"), "/a");
+        assert_eq!(res("/x", "/"), "/");
+        assert_eq!(res("/x", "//"), "/");
+        assert_eq!(res("/x", "/a/b/.."), "/a");
+    }
+
+    #[test]
+    fn relative_paths_join_the_base() {
+        assert_eq!(res("/srv/data", "f"), "/srv/data/f");
+        assert_eq!(res("/srv/data", "./f"), "/srv/data/f");
+        assert_eq!(res("/srv/data", "../f"), "/srv/f");
+        assert_eq!(res("/srv/data", "../../../f"), "/f");
+        assert_eq!(res("/srv/data", "."), "/srv/data");
+        assert_eq!(res("/srv/data", ".."), "/srv");
+        assert_eq!(res("/", "a/b"), "/a/b");
+        assert_eq!(res("/srv/data/", "sub/./x/../y"), "/srv/data/sub/y");
+    }
+
+    #[test]
+    fn trailing_slashes_are_remembered() {
+        let p = AbsPath::resolve(b"/", b"/a/b/").unwrap();
+        assert_eq!(p.as_bytes(), b"/a/b");
+        assert!(p.had_trailing_slash());
+        assert!(AbsPath::resolve(b"/", b"a/.").unwrap().had_trailing_slash());
+        assert!(!AbsPath::resolve(b"/", b"/a/b").unwrap().had_trailing_slash());
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(AbsPath::resolve(b"/", b"").unwrap_err(), PathError::Empty);
+        assert_eq!(AbsPath::resolve(b"rel", b"x").unwrap_err(), PathError::RelativeBase);
+        let long = vec![b'a'; PATH_MAX];
+        assert_eq!(AbsPath::resolve(b"/", &long).unwrap_err(), PathError::TooLong);
+        // A path that shrinks back under the limit through `..` is fine.
+        let mut p = b"/".to_vec();
+        p.extend_from_slice(&[b'a'; 3000]);
+        p.extend_from_slice(b"/../b");
+        assert_eq!(AbsPath::resolve(b"/", &p).unwrap().as_bytes(), b"/b");
+    }
+
+    #[test]
+    fn non_utf8_names_pass_through() {
+        let p = AbsPath::resolve(b"/d\xff", b"\xfe\x01/x\n").unwrap();
+        assert_eq!(p.as_bytes(), b"/d\xff/\xfe\x01/x\n");
+    }
+
+    #[test]
+    fn c_bytes_are_terminated() {
+        let mut p = AbsPath::resolve(b"/", b"/a/b").unwrap();
+        assert_eq!(p.as_c_bytes(), b"/a/b\0");
+    }
+
+    #[test]
+    fn root_stripping() {
+        assert_eq!(strip_root(b"/srv/data/f", b"/srv/data"), Some(&b"f"[..]));
+        assert_eq!(strip_root(b"/srv/data", b"/srv/data"), Some(&b""[..]));
+        assert_eq!(strip_root(b"/srv/database", b"/srv/data"), None);
+        assert_eq!(strip_root(b"/srv", b"/srv/data"), None);
+        assert_eq!(strip_root(b"/srv/x", b"/"), Some(&b"srv/x"[..]));
+        assert!(is_strict_ancestor(b"/", b"/srv"));
+        assert!(is_strict_ancestor(b"/srv", b"/srv/data"));
+        assert!(!is_strict_ancestor(b"/srv/data", b"/srv/data"));
+        assert!(!is_strict_ancestor(b"/sr", b"/srv/data"));
+        assert!(overlaps(b"/a/b", b"/a"));
+        assert!(overlaps(b"/a", b"/a"));
+        assert!(!overlaps(b"/a", b"/ab"));
+    }
+
+    #[test]
+    fn parent_split_and_dotdot() {
+        assert_eq!(split_parent(b"a/b/c"), (&b"a/b"[..], &b"c"[..]));
+        assert_eq!(split_parent(b"c"), (&b""[..], &b"c"[..]));
+        assert!(has_dotdot(b"a/../b"));
+        assert!(has_dotdot(b".."));
+        assert!(!has_dotdot(b"a/..b/c"));
+    }
+}
