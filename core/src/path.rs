@@ -127,6 +127,20 @@ pub fn ends_as_directory(path: &[u8]) -> bool {
     path.ends_with(b"/") || path.ends_with(b"/.") || path.ends_with(b"/..") || path == b"." || path == b".."
 }
 
+/// When `p` is already a normalised absolute path (apart from one trailing slash), the path
+/// without that slash: classification can then skip copying it.
+pub fn normal_form(p: &[u8]) -> Option<&[u8]> {
+    if p.first() != Some(&b'/') {
+        return None;
+    }
+    if p == b"/" {
+        return Some(p);
+    }
+    let body = p.strip_suffix(b"/").unwrap_or(p);
+    let ok = body[1..].split(|&b| b == b'/').all(|c| !c.is_empty() && c != b"." && c != b"..");
+    ok.then_some(body)
+}
+
 /// True when the path has a `..` component.
 pub fn has_dotdot(path: &[u8]) -> bool {
     path.split(|&b| b == b'/').any(|c| c == b"..")
@@ -244,6 +258,19 @@ mod tests {
         assert!(overlaps(b"/a/b", b"/a"));
         assert!(overlaps(b"/a", b"/a"));
         assert!(!overlaps(b"/a", b"/ab"));
+    }
+
+    #[test]
+    fn normal_forms() {
+        assert_eq!(normal_form(b"/a/b"), Some(&b"/a/b"[..]));
+        assert_eq!(normal_form(b"/a/b/"), Some(&b"/a/b"[..]));
+        assert_eq!(normal_form(b"/"), Some(&b"/"[..]));
+        assert_eq!(normal_form(b"/a//b"), None);
+        assert_eq!(normal_form(b"/a/./b"), None);
+        assert_eq!(normal_form(b"/a/../b"), None);
+        assert_eq!(normal_form(b"/a/b//"), None);
+        assert_eq!(normal_form(b"a/b"), None);
+        assert_eq!(normal_form(b"/a/.."), None);
     }
 
     #[test]

@@ -1,0 +1,122 @@
+//! Adopting descriptors a new program image inherits.
+//!
+//! exec keeps descriptors without FD_CLOEXEC but wipes the shim's memory (`cmd > f`: the shell
+//! opens f, dup2s it onto 1 and execs cmd). At start-up the shim reads /proc/self/fd and
+//! rebuilds its table: every inherited fd in a pair gets its twins again, and a twin that is
+//! not level with its primary (the fd was opened where no hook saw it) is brought level first.
+
+use std::os::fd::RawFd;
+
+use mfs_core::path::PATH_MAX;
+
+use crate::fdtable::{self, flag, is_shims, Entry, LOST_TWIN};
+use crate::mirror::{self, Loc};
+use crate::state::{self, Class, Rel, State};
+use crate::sys;
+
+/// Scans /proc/self/fd and adopts every inherited descriptor.
+pub fn adopt_inherited() {
+    let Some(st) = state::get() else { return };
+    let Ok(dir) = sys::openat(libc::AT_FDCWD, c"/proc/self/fd", libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return };
+    let mut fds = [0 as RawFd; 256];
+    let mut count = 0;
+    let mut buf = [0u8; 4096];
+    'outer: loop {
+        let n = match sys::getdents64(dir, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut off = 0;
+        while off + 19 < n {
+            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+            let name = &buf[off + 19..off + reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if let Some(fd) = parse_fd(name) {
+                if fd != dir {
+                    if count == fds.len() {
+                        break 'outer;
+                    }
+                    fds[count] = fd;
+                    count += 1;
+                }
+            }
+            off += reclen.max(1);
+        }
+    }
+    sys::close(dir);
+    for &fd in &fds[..count] {
+        if fdtable::covers(fd) && !is_shims(fdtable::kind_of(fd)) {
+            adopt(st, fd);
+        }
+    }
+}
+
+fn parse_fd(name: &[u8]) -> Option<RawFd> {
+    if name.is_empty() || name.len() > 9 {
+        return None;
+    }
+    name.iter().try_fold(0 as RawFd, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as RawFd))
+}
+
+fn adopt(st: &State, fd: RawFd) {
+    let mut path = [0u8; PATH_MAX];
+    let Ok(n) = sys::fd_path(fd, &mut path) else { return };
+    if path[0] != b'/' {
+        return; // pipes, sockets, anonymous inodes
+    }
+    let mut scratch = None;
+    let hit = match st.classify_at(libc::AT_FDCWD, &path[..n], &mut scratch) {
+        Class::In { hit, .. } => hit,
+        other => {
+            fdtable::set_kind(fd, other.fd_kind());
+            return;
+        }
+    };
+    let Ok(fl) = sys::fcntl(fd, libc::F_GETFL, 0) else { return };
+    let fl = fl as i32;
+    let Ok(stat) = sys::fstat(fd) else { return };
+    let acc = fl & libc::O_ACCMODE;
+    let writable = acc == libc::O_WRONLY || acc == libc::O_RDWR;
+    let mut flags = 0;
+    if writable {
+        flags |= flag::WRITABLE;
+    }
+    if fl & libc::O_APPEND != 0 {
+        flags |= flag::APPEND;
+    }
+    let fmt = stat.st_mode & libc::S_IFMT;
+    if fmt == libc::S_IFDIR {
+        flags |= flag::DIR;
+    }
+    let mut e = Entry::new(hit.pair, hit.copy, flags, crate::lock::key_of(&stat));
+    if writable && fmt == libc::S_IFREG {
+        let loc = Loc::from(hit);
+        for copy in (0..st.pair(loc.pair).copies.len()).filter(|&c| c != loc.origin) {
+            if !st.online(loc.pair, copy) {
+                e.twins[copy] = LOST_TWIN;
+                continue;
+            }
+            let tflags = libc::O_WRONLY | libc::O_CREAT;
+            match mirror::open_on(st, loc.pair, copy, loc.rel, tflags, stat.st_mode & 0o7777) {
+                Ok(t) => {
+                    level(fd, t, stat.st_size);
+                    e.twins[copy] = t;
+                }
+                Err(err) => {
+                    e.twins[copy] = LOST_TWIN;
+                    st.mirror_failed(loc.pair, copy, Rel::Path(loc.rel), err);
+                }
+            }
+        }
+    }
+    crate::hooks::open::record(fd, e);
+}
+
+/// Makes a twin's content equal to its primary's when their sizes differ.
+fn level(primary: RawFd, twin: RawFd, size: i64) {
+    let same = sys::fstat(twin).map(|s| s.st_size == size).unwrap_or(false);
+    if !same {
+        let _ = sys::copy_out(primary, twin, 0, size as u64);
+        let _ = sys::ftruncate(twin, size);
+    }
+}

@@ -1,0 +1,62 @@
+//! Allocation-free formatting into fixed buffers (for paths and log lines built in hooks).
+
+/// A cursor over a byte buffer that silently stops at its end; [`Buf::overflowed`] tells.
+pub struct Buf<'a> {
+    out: &'a mut [u8],
+    len: usize,
+    overflow: bool,
+}
+
+impl<'a> Buf<'a> {
+    pub fn new(out: &'a mut [u8]) -> Self {
+        Buf { out, len: 0, overflow: false }
+    }
+
+    pub fn byte(&mut self, b: u8) -> &mut Self {
+        match self.out.get_mut(self.len) {
+            Some(slot) => {
+                *slot = b;
+                self.len += 1;
+            }
+            None => self.overflow = true,
+        }
+        self
+    }
+
+    pub fn bytes(&mut self, bs: &[u8]) -> &mut Self {
+        for &b in bs {
+            self.byte(b);
+        }
+        self
+    }
+
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.bytes(s.as_bytes())
+    }
+
+    pub fn num(&mut self, mut n: u64) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.bytes(&digits[i..])
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.overflow
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.out[..self.len]
+    }
+}

@@ -1,0 +1,45 @@
+//! The re-entrancy guard.
+//!
+//! Set while the shim runs foreign code that may call hooked functions (configuration loading
+//! through `std::fs`, dlsym, libc stdio): any hook entered meanwhile on the same thread goes
+//! straight to the real function. The flag is a const-initialised `Cell<bool>`, which needs no
+//! destructor, so it stays usable while a thread exits.
+
+use std::cell::Cell;
+
+thread_local! {
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Proof that this thread is inside the shim; dropping it leaves.
+pub struct Guard(());
+
+impl Guard {
+    /// Enters the shim, or `None` when this thread is already inside (or its TLS is gone).
+    #[inline(always)]
+    pub fn enter() -> Option<Guard> {
+        INSIDE
+            .try_with(|c| {
+                if c.get() {
+                    None
+                } else {
+                    c.set(true);
+                    Some(Guard(()))
+                }
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// True when this thread is inside the shim.
+    #[inline(always)]
+    pub fn active() -> bool {
+        INSIDE.try_with(Cell::get).unwrap_or(true)
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = INSIDE.try_with(|c| c.set(false));
+    }
+}

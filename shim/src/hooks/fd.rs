@@ -1,0 +1,293 @@
+//! Descriptor management: close, close_range, closefrom, dup, dup2, dup3, fcntl; fork; the
+//! current directory (chdir, fchdir).
+//!
+//! Twin and other shim descriptors are invisible to the program: closing one of their numbers
+//! fails with EBADF as if nothing were open there, dup2/dup3 onto one moves the shim's
+//! descriptor away first, and close_range/closefrom close around them.
+
+use std::os::fd::RawFd;
+
+use libc::{c_char, c_int, c_uint, c_ulong};
+
+use super::{hooks, trampolines};
+use crate::fdtable::{self, flag, is_shims, kind, Entry};
+use crate::mirror;
+use crate::real;
+use crate::state::{self, cwd};
+use crate::sys::{self, ErrnoGuard};
+
+/// Forgets a mirrored fd and closes its twins (after the program's fd is gone).
+fn forget(fd: RawFd, e: &Entry) {
+    if !state::owns_memory() {
+        return;
+    }
+    fdtable::set_kind(fd, kind::EMPTY);
+    for (_, t) in e.open_twins() {
+        mirror::close_own(t);
+    }
+}
+
+/// Before the program's descriptor `fd` goes away: bring stdio- and mmap-written data level.
+fn before_close(fd: RawFd, e: &Entry) {
+    if e.has(flag::STDIO) {
+        crate::hooks::stdio::sync_fd(fd);
+    }
+}
+
+/// Gives `newfd` the same mirroring as `oldfd` (after a successful dup of oldfd onto newfd).
+fn inherit(oldfd: RawFd, newfd: RawFd) {
+    let k = fdtable::kind_of(oldfd);
+    if k != kind::MIRRORED {
+        if state::owns_memory() {
+            fdtable::set_kind(newfd, if k == kind::OUTSIDE || k == kind::RELATED { k } else { kind::EMPTY });
+        }
+        return;
+    }
+    let (Some(e), Some(st)) = (fdtable::get(oldfd), state::get()) else { return };
+    if !state::owns_memory() {
+        return;
+    }
+    let mut copy = e;
+    for t in copy.twins.iter_mut().filter(|t| **t >= 0) {
+        *t = match sys::dup_at_least(*t, st.fd_base) {
+            Ok(d) => d,
+            Err(_) => fdtable::LOST_TWIN,
+        };
+    }
+    crate::hooks::open::record(newfd, copy);
+}
+
+/// The program is about to reuse number `fd` (dup2/dup3 target): move a shim descriptor off
+/// it, or forget the mirrored fd that the implicit close will end.
+fn clear_target(fd: RawFd) {
+    let k = fdtable::kind_of(fd);
+    if !is_shims(k) || !state::owns_memory() {
+        return;
+    }
+    let Some(st) = state::get() else { return };
+    match fdtable::twin_owner(fd) {
+        Some(owner) => {
+            if let (Some(e), Ok(new)) = (fdtable::get(owner), sys::dup_at_least(fd, st.fd_base)) {
+                if let Some(copy) = e.twins.iter().position(|&t| t == fd) {
+                    fdtable::set_twin_of(owner, copy, new);
+                    fdtable::set_twin(new, owner);
+                    fdtable::set_kind(fd, kind::EMPTY);
+                    sys::close(fd);
+                } else {
+                    sys::close(new);
+                }
+            }
+        }
+        None => st.relocate_private(fd),
+    }
+}
+
+fn dup2_like(oldfd: c_int, newfd: c_int, real: impl FnOnce() -> c_int) -> c_int {
+    if fdtable::covers(newfd) {
+        let k = fdtable::kind_of(newfd);
+        if is_shims(fdtable::kind_of(oldfd)) {
+            sys::set_errno(libc::EBADF);
+            return -1;
+        }
+        if oldfd == newfd {
+            return real();
+        }
+        clear_target(newfd);
+        let prior = if k == kind::MIRRORED { fdtable::get(newfd) } else { None };
+        if let Some(e) = &prior {
+            before_close(newfd, e);
+        }
+        let r = real();
+        if r < 0 {
+            return r;
+        }
+        let _errno = ErrnoGuard::save();
+        if let Some(e) = prior {
+            forget(newfd, &e);
+        }
+        inherit(oldfd, r);
+        r
+    } else {
+        real()
+    }
+}
+
+/// Closes [first, last] around the shim's descriptors, forgetting mirrored ones.
+fn close_range_around(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+    let cap = fdtable::capacity() as u64;
+    if flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0 || !state::owns_memory() || cap == 0 {
+        // Marking close-on-exec changes nothing for the shim (its descriptors already are),
+        // and a vfork child's closes are its own: the parent's table is untouched.
+        return unsafe { real::close_range(first, last, flags) };
+    }
+    let mut start = first as u64;
+    let end = last as u64;
+    let mut r = 0;
+    let mut fd = start;
+    while fd <= end && fd < cap {
+        let k = fdtable::kind_of(fd as RawFd);
+        if is_shims(k) {
+            if fd > start {
+                r |= unsafe { real::close_range(start as c_uint, (fd - 1) as c_uint, flags) };
+            }
+            start = fd + 1;
+        } else if k == kind::MIRRORED {
+            if let Some(e) = fdtable::get(fd as RawFd) {
+                before_close(fd as RawFd, &e);
+                forget(fd as RawFd, &e);
+            }
+        } else if k != kind::EMPTY {
+            fdtable::set_kind(fd as RawFd, kind::EMPTY);
+        }
+        fd += 1;
+    }
+    if start <= end {
+        r |= unsafe { real::close_range(start as c_uint, end.min(u32::MAX as u64) as c_uint, flags) };
+    }
+    if r != 0 {
+        -1
+    } else {
+        0
+    }
+}
+
+fn after_chdir(r: c_int) -> c_int {
+    if r == 0 && state::get().is_some() {
+        let _errno = ErrnoGuard::save();
+        cwd::refresh();
+    }
+    r
+}
+
+fn duped(oldfd: c_int, r: c_int) -> c_int {
+    if r >= 0 && fdtable::kind_of(oldfd) != kind::EMPTY {
+        let _errno = ErrnoGuard::save();
+        inherit(oldfd, r);
+    }
+    r
+}
+
+hooks! {
+    fn close(fd: c_int) -> c_int {
+        match fdtable::kind_of(fd) {
+            kind::EMPTY => unsafe { real::close(fd) },
+            kind::MIRRORED => {
+                let e = fdtable::get(fd);
+                if let Some(e) = &e {
+                    before_close(fd, e);
+                }
+                let r = unsafe { real::close(fd) };
+                let _errno = ErrnoGuard::save();
+                if let Some(e) = e {
+                    forget(fd, &e);
+                }
+                r
+            }
+            k if is_shims(k) => {
+                // Not the program's descriptor: as far as it can tell, nothing is open here.
+                sys::set_errno(libc::EBADF);
+                -1
+            }
+            _ => {
+                if state::owns_memory() {
+                    fdtable::set_kind(fd, kind::EMPTY);
+                }
+                unsafe { real::close(fd) }
+            }
+        }
+    }
+    fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
+        if state::get().is_none() || first > last {
+            return unsafe { real::close_range(first, last, flags) };
+        }
+        let r = close_range_around(first, last, flags);
+        r
+    }
+    fn closefrom(lowfd: c_int) -> () {
+        if state::get().is_none() || lowfd < 0 {
+            return unsafe { real::closefrom(lowfd) };
+        }
+        let _errno = ErrnoGuard::save();
+        close_range_around(lowfd as c_uint, c_uint::MAX, 0);
+    }
+    fn dup(fd: c_int) -> c_int {
+        if is_shims(fdtable::kind_of(fd)) {
+            sys::set_errno(libc::EBADF);
+            return -1;
+        }
+        let r = unsafe { real::dup(fd) };
+        duped(fd, r)
+    }
+    fn dup2(oldfd: c_int, newfd: c_int) -> c_int {
+        dup2_like(oldfd, newfd, || unsafe { real::dup2(oldfd, newfd) })
+    }
+    fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> c_int {
+        dup2_like(oldfd, newfd, || unsafe { real::dup3(oldfd, newfd, flags) })
+    }
+    fn mfs_rs_fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
+        let k = fdtable::kind_of(fd);
+        if k == kind::EMPTY {
+            return unsafe { real::variadic::call_fcntl(fd, cmd, arg) };
+        }
+        if is_shims(k) {
+            sys::set_errno(libc::EBADF);
+            return -1;
+        }
+        let r = unsafe { real::variadic::call_fcntl(fd, cmd, arg) };
+        if r < 0 {
+            return r;
+        }
+        match cmd {
+            libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => duped(fd, r),
+            libc::F_SETFL if k == kind::MIRRORED && state::owns_memory() => {
+                if arg as c_int & libc::O_APPEND != 0 {
+                    fdtable::add_flags(fd, flag::APPEND);
+                } else {
+                    fdtable::clear_flags(fd, flag::APPEND);
+                }
+                r
+            }
+            _ => r,
+        }
+    }
+    fn fork() -> libc::pid_t {
+        let r = unsafe { real::fork() };
+        if r == 0 {
+            let _errno = ErrnoGuard::save();
+            state::after_fork_child();
+        }
+        r
+    }
+    #[allow(non_snake_case)]
+    fn _Fork() -> libc::pid_t {
+        let r = unsafe { real::_Fork() };
+        if r == 0 {
+            let _errno = ErrnoGuard::save();
+            state::after_fork_child();
+        }
+        r
+    }
+    fn chdir(path: *const c_char) -> c_int {
+        let r = unsafe { real::chdir(path) };
+        after_chdir(r)
+    }
+    fn fchdir(fd: c_int) -> c_int {
+        let r = unsafe { real::fchdir(fd) };
+        after_chdir(r)
+    }
+    fn closedir(d: *mut libc::DIR) -> c_int {
+        if !d.is_null() && state::get().is_some() && state::owns_memory() {
+            // SAFETY: a DIR the program opened and has not closed yet.
+            let fd = unsafe { libc::dirfd(d) };
+            if fd >= 0 && !is_shims(fdtable::kind_of(fd)) {
+                fdtable::set_kind(fd, kind::EMPTY);
+            }
+        }
+        unsafe { real::closedir(d) }
+    }
+}
+
+trampolines! {
+    fcntl => mfs_c_fcntl;
+    fcntl64 => mfs_c_fcntl;
+}

@@ -1,0 +1,1 @@
+//! Metadata calls: modes, owners, times and extended attributes.

@@ -1,0 +1,323 @@
+//! open, openat, creat and their 64-bit and fortified aliases; the mkstemp family and
+//! mkdtemp; tmpfile.
+
+use std::os::fd::RawFd;
+
+use libc::{c_char, c_int, mode_t};
+use mfs_core::config::ReadFrom;
+
+use super::{cbytes, hooks, protect, trampolines};
+use crate::fdtable::{self, flag, kind, Entry, LOST_TWIN};
+use crate::mirror::{self, Loc};
+use crate::real::{self, variadic::{call_open, call_openat, OpenAlias}};
+use crate::state::{self, Class, Rel, State};
+use crate::sys::{self, Errno, ErrnoGuard};
+
+/// The shared body of every open-like hook: classify the path, make the real call, and for a
+/// path in a pair open the twins. Returns the program's result (fd or -1 with errno).
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+pub unsafe fn open_like(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t, real: impl FnOnce() -> c_int) -> c_int {
+    let Some(st) = state::get() else { return real() };
+    // SAFETY: libc passes a C string (or null, which the real call reports).
+    let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
+    let mut scratch = None;
+    let class = protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch));
+    let fd = real();
+    if fd < 0 {
+        return fd;
+    }
+    match class {
+        Class::In { hit, .. } => {
+            let mut errno = ErrnoGuard::save();
+            let loc = Loc::from(hit);
+            let r = protect(
+                || {
+                    st.journal(loc.pair, other_copy(st, loc), mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
+                    Ok(())
+                },
+                || opened(st, fd, loc, flags, mode),
+            );
+            if let Err(Errno(e)) = r {
+                // Fail mode: the program sees the mirror's error and no descriptor.
+                let _ = unsafe { real::close(fd) };
+                errno.set(e);
+                return -1;
+            }
+        }
+        other => fdtable::set_kind(fd, other.fd_kind()),
+    }
+    fd
+}
+
+/// Any copy other than the origin (for journaling when the shim itself failed).
+fn other_copy(st: &State, loc: Loc<'_>) -> usize {
+    (0..st.pair(loc.pair).copies.len()).find(|&c| c != loc.origin).unwrap_or(0)
+}
+
+/// After the primary open of a path in a pair succeeded: open (or create, truncate) the twins
+/// and record the fd.
+pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -> Result<(), Errno> {
+    let acc = flags & libc::O_ACCMODE;
+    let writable = acc == libc::O_WRONLY || acc == libc::O_RDWR;
+    let creates = flags & libc::O_CREAT != 0;
+    let truncates = flags & libc::O_TRUNC != 0;
+    let pair = st.pair(loc.pair);
+    let read_mirror = pair.read_from == ReadFrom::Mirror && !writable;
+
+    if flags & libc::O_PATH != 0 {
+        record(fd, Entry::new(loc.pair, loc.origin, 0, 0));
+        return Ok(());
+    }
+    let mut entry_flags = 0u8;
+    let mut key = 0;
+    let mut regular = false;
+    if writable || creates || truncates || read_mirror {
+        let Ok(stat) = sys::fstat(fd) else {
+            return Ok(());
+        };
+        let fmt = stat.st_mode & libc::S_IFMT;
+        regular = fmt == libc::S_IFREG;
+        if fmt == libc::S_IFDIR {
+            entry_flags |= flag::DIR;
+        }
+        key = crate::lock::key_of(&stat);
+    } else if flags & libc::O_DIRECTORY != 0 {
+        entry_flags |= flag::DIR;
+    }
+    if writable {
+        entry_flags |= flag::WRITABLE;
+    }
+    if flags & libc::O_APPEND != 0 {
+        entry_flags |= flag::APPEND;
+    }
+    if read_mirror {
+        entry_flags |= flag::READ_MIRROR;
+    }
+    let mut entry = Entry::new(loc.pair, loc.origin, entry_flags, key);
+    if !regular || !(writable || creates || truncates || read_mirror) {
+        record(fd, entry);
+        return Ok(());
+    }
+
+    // The twin: same access, no O_APPEND (twins are written at the primary's offsets, and
+    // pwrite on an O_APPEND descriptor appends), no O_EXCL (the primary was just created
+    // empty, so the twin is created or emptied to match).
+    let mut tflags = flags & !(libc::O_APPEND | libc::O_EXCL | libc::O_NOCTTY);
+    if flags & libc::O_EXCL != 0 && creates {
+        tflags |= libc::O_TRUNC;
+    }
+    if read_mirror {
+        tflags = (tflags & !libc::O_ACCMODE) | libc::O_RDONLY;
+    }
+    let keep = writable || read_mirror;
+    let owner = state::owns_memory();
+    let twins = TwinOpen { st, fd, tflags, mode, keep: keep && owner };
+    let result = match twins.open_all(loc, &mut entry) {
+        Opened::Done(r) => r,
+        Opened::Escaped => {
+            // The lexical path crossed a symlink that leaves the root on some copy: the
+            // kernel's path of the opened file decides where (and whether) it is mirrored.
+            close_twins(&mut entry);
+            let mut rel_buf = [0u8; mfs_core::path::PATH_MAX];
+            match st.rel_of_fd(fd, &mut rel_buf).zip(reclassify(st, fd)) {
+                Some((rel, (pair, origin))) if pair == loc.pair => {
+                    entry.origin = origin;
+                    match twins.open_all(Loc { pair, origin, rel }, &mut entry) {
+                        Opened::Done(r) => r,
+                        Opened::Escaped => return outside(fd, &mut entry),
+                    }
+                }
+                _ => return outside(fd, &mut entry),
+            }
+        }
+    };
+    if result.is_err() {
+        close_twins(&mut entry);
+        return result;
+    }
+    if owner {
+        record(fd, entry);
+    }
+    Ok(())
+}
+
+/// The opened file lies outside every pair after all.
+fn outside(fd: RawFd, entry: &mut Entry) -> Result<(), Errno> {
+    close_twins(entry);
+    fdtable::set_kind(fd, kind::OUTSIDE);
+    Ok(())
+}
+
+enum Opened {
+    /// Every copy was handled; `Err` carries the error the program should see (fail mode).
+    Done(Result<(), Errno>),
+    /// A copy refused the path because it would leave the root.
+    Escaped,
+}
+
+/// Opens the twins of one primary fd.
+struct TwinOpen<'a> {
+    st: &'a State,
+    fd: RawFd,
+    tflags: c_int,
+    mode: mode_t,
+    /// Keep the twins open (false: only create or truncate, then close).
+    keep: bool,
+}
+
+impl TwinOpen<'_> {
+    fn open_all(&self, loc: Loc<'_>, entry: &mut Entry) -> Opened {
+        let st = self.st;
+        let mut result = Ok(());
+        for copy in (0..st.pair(loc.pair).copies.len()).filter(|&c| c != loc.origin) {
+            if !st.online(loc.pair, copy) {
+                st.journal(loc.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
+                entry.twins[copy] = LOST_TWIN;
+                continue;
+            }
+            match mirror::open_on(st, loc.pair, copy, loc.rel, self.tflags, self.mode) {
+                Ok(t) if self.keep => entry.twins[copy] = t,
+                Ok(t) => mirror::close_own(t),
+                Err(e) if mirror::is_escape(e) => return Opened::Escaped,
+                Err(e) => {
+                    entry.twins[copy] = LOST_TWIN;
+                    if let Some(fail) = st.mirror_failed(loc.pair, copy, Rel::Path(loc.rel), e) {
+                        result = Err(fail);
+                    }
+                }
+            }
+        }
+        let _ = self.fd;
+        Opened::Done(result)
+    }
+}
+
+/// The pair and copy an open fd really lies in, from the kernel's path.
+fn reclassify(st: &State, fd: RawFd) -> Option<(usize, usize)> {
+    let mut buf = [0u8; mfs_core::path::PATH_MAX];
+    let n = sys::fd_path(fd, &mut buf).ok()?;
+    st.classifier.classify(&buf[..n]).map(|h| (h.pair, h.copy))
+}
+
+fn close_twins(e: &mut Entry) {
+    for t in e.twins.iter_mut() {
+        if *t >= 0 {
+            mirror::close_own(*t);
+        }
+        *t = fdtable::NO_TWIN;
+    }
+}
+
+/// Records a mirrored fd and marks its twins as the shim's.
+pub fn record(fd: RawFd, e: Entry) {
+    if !state::owns_memory() {
+        return;
+    }
+    for (_, t) in e.open_twins() {
+        fdtable::set_twin(t, fd);
+    }
+    fdtable::set(fd, &e);
+}
+
+/// Opens through a mkstemp-like call: the real call creates the file, then the twin is
+/// created the same way (empty, mode 0600) when the template names a path in a pair.
+unsafe fn mkstemp_like(tmpl: *mut c_char, flags: c_int, real: impl FnOnce() -> c_int) -> c_int {
+    let fd = real();
+    if fd < 0 || tmpl.is_null() {
+        return fd;
+    }
+    let Some(st) = state::get() else { return fd };
+    let _errno = ErrnoGuard::save();
+    // SAFETY: the real call succeeded, so tmpl holds the NUL-terminated name it created.
+    let Some(bytes) = (unsafe { cbytes(tmpl) }) else { return fd };
+    let mut scratch = None;
+    protect(
+        || (),
+        || match st.classify_at(libc::AT_FDCWD, bytes, &mut scratch) {
+            Class::In { hit, .. } => {
+                let f = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | (flags & (libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC));
+                let _ = opened(st, fd, Loc::from(hit), f, 0o600);
+            }
+            other => fdtable::set_kind(fd, other.fd_kind()),
+        },
+    );
+    fd
+}
+
+hooks! {
+    fn mfs_rs_open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        unsafe { open_like(libc::AT_FDCWD, path, flags, mode, || call_open(OpenAlias::Open, path, flags, mode)) }
+    }
+    fn mfs_rs_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        unsafe { open_like(dirfd, path, flags, mode, || call_openat(OpenAlias::Open, dirfd, path, flags, mode)) }
+    }
+    fn __open_2(path: *const c_char, flags: c_int) -> c_int {
+        unsafe { open_like(libc::AT_FDCWD, path, flags, 0, || real::__open_2(path, flags)) }
+    }
+    fn __open64_2(path: *const c_char, flags: c_int) -> c_int {
+        unsafe { open_like(libc::AT_FDCWD, path, flags, 0, || real::__open64_2(path, flags)) }
+    }
+    fn __openat_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+        unsafe { open_like(dirfd, path, flags, 0, || real::__openat_2(dirfd, path, flags)) }
+    }
+    fn __openat64_2(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+        unsafe { open_like(dirfd, path, flags, 0, || real::__openat64_2(dirfd, path, flags)) }
+    }
+    fn creat(path: *const c_char, mode: mode_t) -> c_int {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
+        unsafe { open_like(libc::AT_FDCWD, path, flags, mode, || real::creat(path, mode)) }
+    }
+    fn creat64(path: *const c_char, mode: mode_t) -> c_int {
+        let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC;
+        unsafe { open_like(libc::AT_FDCWD, path, flags, mode, || real::creat64(path, mode)) }
+    }
+    fn mkstemp(tmpl: *mut c_char) -> c_int {
+        unsafe { mkstemp_like(tmpl, 0, || real::mkstemp(tmpl)) }
+    }
+    fn mkstemp64(tmpl: *mut c_char) -> c_int {
+        unsafe { mkstemp_like(tmpl, 0, || real::mkstemp64(tmpl)) }
+    }
+    fn mkostemp(tmpl: *mut c_char, flags: c_int) -> c_int {
+        unsafe { mkstemp_like(tmpl, flags, || real::mkostemp(tmpl, flags)) }
+    }
+    fn mkostemp64(tmpl: *mut c_char, flags: c_int) -> c_int {
+        unsafe { mkstemp_like(tmpl, flags, || real::mkostemp64(tmpl, flags)) }
+    }
+    fn mkstemps(tmpl: *mut c_char, suffixlen: c_int) -> c_int {
+        unsafe { mkstemp_like(tmpl, 0, || real::mkstemps(tmpl, suffixlen)) }
+    }
+    fn mkstemps64(tmpl: *mut c_char, suffixlen: c_int) -> c_int {
+        unsafe { mkstemp_like(tmpl, 0, || real::mkstemps64(tmpl, suffixlen)) }
+    }
+    fn mkostemps(tmpl: *mut c_char, suffixlen: c_int, flags: c_int) -> c_int {
+        unsafe { mkstemp_like(tmpl, flags, || real::mkostemps(tmpl, suffixlen, flags)) }
+    }
+    fn mkostemps64(tmpl: *mut c_char, suffixlen: c_int, flags: c_int) -> c_int {
+        unsafe { mkstemp_like(tmpl, flags, || real::mkostemps64(tmpl, suffixlen, flags)) }
+    }
+    fn mkdtemp(tmpl: *mut c_char) -> *mut c_char {
+        let r = unsafe { real::mkdtemp(tmpl) };
+        if !r.is_null() {
+            // SAFETY: mkdtemp returned the template, now naming the new directory.
+            unsafe { crate::hooks::namespace::mirror_mkdir(libc::AT_FDCWD, r, 0o700) };
+        }
+        r
+    }
+    fn tmpfile() -> *mut libc::FILE {
+        // An unnamed file in /tmp: nothing appears in any tree, so nothing is mirrored.
+        unsafe { real::tmpfile() }
+    }
+    fn tmpfile64() -> *mut libc::FILE {
+        unsafe { real::tmpfile64() }
+    }
+}
+
+trampolines! {
+    open => mfs_c_open;
+    open64 => mfs_c_open;
+    __open64 => mfs_c_open;
+    openat => mfs_c_openat;
+    openat64 => mfs_c_openat;
+}

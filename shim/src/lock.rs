@@ -1,0 +1,202 @@
+//! Write coherency across threads and processes.
+//!
+//! A table of process-shared, robust, recursive pthread mutexes in a file under the state
+//! directory, mapped by every process of the user. A write takes the slot of its file (hash of
+//! device and inode), writes the primary, writes the twins at the offset the primary write
+//! landed on, and releases: two writers of one region can never leave the copies different.
+//!
+//! - The program's own locks are untouched: nothing is locked on the program's files.
+//! - A holder killed mid-write is detected by the next locker (EOWNERDEAD); the mutex is
+//!   made consistent again and the file the holder was writing is journaled as dirty.
+//! - Recursive, so a signal handler that writes while its thread holds a slot proceeds; a
+//!   nested acquisition of another slot only tries for a bounded time and otherwise reports
+//!   failure, which the caller journals instead of risking a deadlock.
+
+use std::cell::Cell;
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::sys;
+
+const MAGIC: u64 = 0x4d46_534c_4f43_4b31; // "MFSLOCK1"
+const SLOTS: usize = 4096;
+/// Name of the lock table file in the state directory.
+pub const FILE_NAME: &CStr = c"locks.v1";
+
+#[repr(C)]
+struct Header {
+    magic: AtomicU64,
+    slots: u64,
+    _pad: [u8; 4096 - 16],
+}
+
+#[repr(C, align(64))]
+struct LockSlot {
+    mutex: libc::pthread_mutex_t,
+    /// Key of the file the holder is writing, 0 when free.
+    key: AtomicU64,
+}
+
+#[repr(C)]
+struct Shared {
+    header: Header,
+    slots: [LockSlot; SLOTS],
+}
+
+/// The mapped lock table.
+pub struct LockTable {
+    shared: *mut Shared,
+}
+
+// SAFETY: the table is shared memory designed for concurrent use through pthread mutexes and
+// atomics only.
+unsafe impl Send for LockTable {}
+// SAFETY: as above.
+unsafe impl Sync for LockTable {}
+
+thread_local! {
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// What the previous holder left behind when it died holding the slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovered {
+    /// Nothing: the slot was released normally.
+    Clean,
+    /// The holder died while writing the file with this key.
+    Died(u64),
+}
+
+/// A held slot; released on drop.
+pub struct Held<'a> {
+    slot: &'a LockSlot,
+    pub recovered: Recovered,
+}
+
+impl LockTable {
+    /// Opens (creating and initialising when needed) the lock table in `dir`.
+    pub fn open(dir: &CStr, fd_base: i32) -> Option<LockTable> {
+        let dirfd = sys::openat(libc::AT_FDCWD, dir, libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+        let fd = sys::openat(dirfd, FILE_NAME, libc::O_RDWR | libc::O_CREAT | libc::O_NOFOLLOW, 0o600);
+        sys::close(dirfd);
+        let fd = sys::move_high(fd.ok()?, fd_base);
+        let size = std::mem::size_of::<Shared>();
+        let table = Self::map(fd, size);
+        sys::close(fd);
+        table
+    }
+
+    fn map(fd: i32, size: usize) -> Option<LockTable> {
+        sys::flock(fd, libc::LOCK_EX).ok()?;
+        let st = sys::fstat(fd).ok();
+        if st.map_or(true, |s| (s.st_size as usize) < size) && sys::ftruncate(fd, size as libc::off_t).is_err() {
+            let _ = sys::flock(fd, libc::LOCK_UN);
+            return None;
+        }
+        // SAFETY: a shared mapping of a file just sized to `size` bytes.
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) };
+        if p == libc::MAP_FAILED {
+            let _ = sys::flock(fd, libc::LOCK_UN);
+            return None;
+        }
+        let shared = p.cast::<Shared>();
+        // SAFETY: the mapping is at least `size` bytes and page aligned.
+        let header = unsafe { &(*shared).header };
+        if header.magic.load(Ordering::Acquire) != MAGIC {
+            // SAFETY: we hold the file's flock, so no other process initialises concurrently,
+            // and no process uses the slots before the magic is published.
+            unsafe { init_slots(shared) };
+            header.magic.store(MAGIC, Ordering::Release);
+        }
+        let _ = sys::flock(fd, libc::LOCK_UN);
+        Some(LockTable { shared })
+    }
+
+    fn slot(&self, key: u64) -> &LockSlot {
+        let i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS;
+        // SAFETY: the mapping stays for the process's lifetime; i < SLOTS.
+        unsafe { &(*self.shared).slots[i] }
+    }
+
+    /// Takes the slot for `key`. `None` only for a nested acquisition that could not get the
+    /// slot in bounded time, or an unusable mutex.
+    pub fn lock(&self, key: u64) -> Option<Held<'_>> {
+        let slot = self.slot(key);
+        let m = &slot.mutex as *const _ as *mut libc::pthread_mutex_t;
+        let nested = DEPTH.try_with(Cell::get).unwrap_or(1) > 0;
+        let rc = if nested {
+            let mut rc;
+            let mut tries = 0;
+            loop {
+                // SAFETY: m points to an initialised process-shared mutex in the mapping.
+                rc = unsafe { libc::pthread_mutex_trylock(m) };
+                if rc != libc::EBUSY || tries > 2000 {
+                    break;
+                }
+                tries += 1;
+                // SAFETY: plain yield.
+                unsafe { libc::sched_yield() };
+            }
+            rc
+        } else {
+            // SAFETY: as above.
+            unsafe { libc::pthread_mutex_lock(m) }
+        };
+        let recovered = match rc {
+            0 => Recovered::Clean,
+            libc::EOWNERDEAD => {
+                // SAFETY: we own the mutex after EOWNERDEAD; marking it consistent is the
+                // documented recovery.
+                unsafe { libc::pthread_mutex_consistent(m) };
+                Recovered::Died(slot.key.load(Ordering::Relaxed))
+            }
+            _ => return None,
+        };
+        let _ = DEPTH.try_with(|d| d.set(d.get() + 1));
+        slot.key.store(key, Ordering::Relaxed);
+        Some(Held { slot, recovered })
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+        if DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {
+            self.slot.key.store(0, Ordering::Relaxed);
+        }
+        let m = &self.slot.mutex as *const _ as *mut libc::pthread_mutex_t;
+        // SAFETY: this thread holds the mutex (Held exists only after a successful lock).
+        unsafe { libc::pthread_mutex_unlock(m) };
+    }
+}
+
+/// Initialises every slot's mutex as process-shared, robust and recursive.
+///
+/// # Safety
+/// `shared` must point to a writable mapping of a whole `Shared` that nobody else uses yet.
+unsafe fn init_slots(shared: *mut Shared) {
+    // SAFETY: attribute object on our stack, initialised before use and destroyed after.
+    unsafe {
+        let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+        libc::pthread_mutexattr_init(&mut attr);
+        libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
+        libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
+        libc::pthread_mutexattr_settype(&mut attr, libc::PTHREAD_MUTEX_RECURSIVE);
+        for i in 0..SLOTS {
+            let s = std::ptr::addr_of_mut!((*shared).slots[i]);
+            libc::pthread_mutex_init(std::ptr::addr_of_mut!((*s).mutex), &attr);
+            (*s).key.store(0, Ordering::Relaxed);
+        }
+        libc::pthread_mutexattr_destroy(&mut attr);
+    }
+}
+
+/// The coherency key of a file.
+pub fn key_of(st: &libc::stat) -> u64 {
+    let k = (st.st_dev as u64).rotate_left(32) ^ (st.st_ino as u64);
+    if k == 0 {
+        1
+    } else {
+        k
+    }
+}

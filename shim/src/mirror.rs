@@ -1,0 +1,224 @@
+//! Applying one change to the other copies of a pair.
+//!
+//! Every mirror-side path is resolved beneath the copy's root with openat2(RESOLVE_BENEATH):
+//! a symlink or `..` in a mirror tree can never make the shim write outside it. When the
+//! lexical path crosses a symlink that RESOLVE_BENEATH refuses (an absolute link inside the
+//! tree, or one leading out), the object the kernel actually reached on the origin side is
+//! asked for its real path, and that path decides: mirrored at its place in the tree, or not
+//! mirrored at all when it lies outside.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use mfs_core::classify::Hit;
+use mfs_core::path::{split_parent, PATH_MAX};
+
+use crate::fdtable::{self, kind};
+use crate::state::{Rel, State};
+use crate::sys::{self, Errno, SysResult};
+
+/// A NUL-terminated copy of a relative path (`.` for the root), on the stack.
+pub struct CRel {
+    buf: [u8; PATH_MAX + 2],
+}
+
+impl CRel {
+    pub fn new(rel: &[u8]) -> Option<CRel> {
+        let mut buf = [0u8; PATH_MAX + 2];
+        let rel = if rel.is_empty() { &b"."[..] } else { rel };
+        if rel.len() > PATH_MAX || rel.contains(&0) {
+            return None;
+        }
+        buf[..rel.len()].copy_from_slice(rel);
+        Some(CRel { buf })
+    }
+
+    pub fn as_cstr(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c".")
+    }
+}
+
+/// Where a change happened: pair, the copy it was made through, and the path relative to
+/// the roots.
+#[derive(Clone, Copy, Debug)]
+pub struct Loc<'a> {
+    pub pair: usize,
+    pub origin: usize,
+    pub rel: &'a [u8],
+}
+
+impl<'a> From<Hit<'a>> for Loc<'a> {
+    fn from(h: Hit<'a>) -> Self {
+        Loc { pair: h.pair, origin: h.copy, rel: h.rel }
+    }
+}
+
+/// Opens `rel` on `copy`, beneath its root; the result is moved into the shim's range and
+/// marked as the shim's.
+pub fn open_on(st: &State, pair: usize, copy: usize, rel: &[u8], flags: i32, mode: libc::mode_t) -> SysResult<RawFd> {
+    let c = CRel::new(rel).ok_or(Errno(libc::ENAMETOOLONG))?;
+    let fd = sys::open_beneath(st.root_fd(pair, copy), c.as_cstr(), flags, mode)?;
+    let fd = sys::move_high(fd, st.fd_base);
+    fdtable::set_kind(fd, kind::PRIVATE);
+    Ok(fd)
+}
+
+/// Closes a descriptor from [`open_on`].
+pub fn close_own(fd: RawFd) {
+    fdtable::set_kind(fd, kind::EMPTY);
+    sys::close(fd);
+}
+
+/// Runs `f` with the parent directory of `rel` on `copy` (opened beneath the root) and the
+/// final name. The root itself is passed as the root directory with the name `.`.
+pub fn at_parent<R>(st: &State, pair: usize, copy: usize, rel: &[u8], f: impl FnOnce(RawFd, &CStr) -> SysResult<R>) -> SysResult<R> {
+    if rel.is_empty() {
+        return f(st.root_fd(pair, copy), c".");
+    }
+    let (parent, name) = split_parent(rel);
+    let name = CRel::new(name).ok_or(Errno(libc::ENAMETOOLONG))?;
+    if parent.is_empty() {
+        return f(st.root_fd(pair, copy), name.as_cstr());
+    }
+    let dir = open_on(st, pair, copy, parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let r = f(dir, name.as_cstr());
+    close_own(dir);
+    r
+}
+
+/// True for the errors RESOLVE_BENEATH gives when a path would leave the root.
+pub fn is_escape(e: Errno) -> bool {
+    matches!(e.0, libc::EXDEV | libc::ELOOP)
+}
+
+/// Re-resolves the parent directory of `abs` (an absolute origin-side path) through the
+/// kernel: its real location decides where the change belongs. Writes the new relative path
+/// (parent's real path + final name) into `out`.
+pub fn canonical_rel<'b>(st: &State, abs: &[u8], out: &'b mut [u8; PATH_MAX]) -> Option<(usize, usize, &'b [u8])> {
+    let (parent, name) = split_parent(abs);
+    let parent = if parent.is_empty() { &b"/"[..] } else { parent };
+    let c = CRel::new(parent)?;
+    let dir = sys::openat(libc::AT_FDCWD, c.as_cstr(), libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+    let mut real = [0u8; PATH_MAX];
+    let n = sys::fd_path(dir, &mut real);
+    sys::close(dir);
+    let n = n.ok()?;
+    let hit = st.classifier.classify(&real[..n])?;
+    let (pair, copy) = (hit.pair, hit.copy);
+    let mut len = 0;
+    for part in [hit.rel, if hit.rel.is_empty() { &b""[..] } else { &b"/"[..] }, name] {
+        out.get_mut(len..len + part.len())?.copy_from_slice(part);
+        len += part.len();
+    }
+    Some((pair, copy, &out[..len]))
+}
+
+/// Applies a path-based change to every other copy of the pair: `op(copy, dirfd, name)` runs
+/// with the parent directory on that copy. Offline copies and failures are journaled.
+/// `abs` is the origin-side absolute path, used when the lexical path crosses a symlink.
+/// Returns the error the program should see (fail mode only).
+pub fn fanout_path(st: &State, loc: Loc<'_>, abs: &[u8], mut op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>) -> Result<(), Errno> {
+    let mut canon = [0u8; PATH_MAX];
+    let mut target = loc;
+    let mut resolved = false;
+    let mut result = Ok(());
+    let ncopies = st.pair(loc.pair).copies.len();
+    let mut copy = 0;
+    while copy < ncopies {
+        if copy == target.origin {
+            copy += 1;
+            continue;
+        }
+        if !st.online(target.pair, copy) {
+            st.journal(target.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(target.rel));
+            copy += 1;
+            continue;
+        }
+        match at_parent(st, target.pair, copy, target.rel, |dir, name| op(copy, dir, name)) {
+            Ok(()) => {}
+            Err(e) if is_escape(e) && !resolved => {
+                resolved = true;
+                match canonical_rel(st, abs, &mut canon) {
+                    Some((pair, origin, rel)) if pair == loc.pair => {
+                        target = Loc { pair, origin, rel };
+                        copy = 0;
+                        continue;
+                    }
+                    // The path really leads out of the pair: nothing to mirror.
+                    _ => return Ok(()),
+                }
+            }
+            Err(e) => {
+                if let Some(fail) = st.mirror_failed(target.pair, copy, Rel::Path(target.rel), e) {
+                    result = Err(fail);
+                }
+            }
+        }
+        copy += 1;
+    }
+    result
+}
+
+/// Applies an fd-based change to each twin of a mirrored fd; copies without a twin get the
+/// path-based form `by_path` (when given) or are journaled.
+pub fn fanout_fd(
+    st: &State,
+    fd: RawFd,
+    e: &fdtable::Entry,
+    mut on_twin: impl FnMut(RawFd) -> SysResult<()>,
+    by_path: Option<&mut dyn FnMut(usize, RawFd, &CStr) -> SysResult<()>>,
+) -> Result<(), Errno> {
+    let mut result = Ok(());
+    let ncopies = st.pair(e.pair).copies.len();
+    let mut need_path = false;
+    for copy in (0..ncopies).filter(|&c| c != e.origin) {
+        let t = e.twins[copy];
+        if !st.online(e.pair, copy) || t == fdtable::LOST_TWIN {
+            st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Fd(fd));
+            continue;
+        }
+        if t < 0 {
+            need_path = true;
+            continue;
+        }
+        if let Err(err) = on_twin(t) {
+            if let Some(fail) = st.mirror_failed(e.pair, copy, Rel::Fd(fd), err) {
+                result = Err(fail);
+            }
+        }
+    }
+    if need_path {
+        let mut buf = [0u8; PATH_MAX];
+        let mut abs = [0u8; PATH_MAX];
+        let Ok(n) = sys::fd_path(fd, &mut abs) else { return result };
+        let Some(rel) = st.rel_of_fd(fd, &mut buf) else { return result };
+        let loc = Loc { pair: e.pair, origin: e.origin, rel };
+        match by_path {
+            Some(op) => {
+                let r = fanout_path(st, loc, &abs[..n], |copy, dir, name| {
+                    if e.twins[copy] >= 0 || e.twins[copy] == fdtable::LOST_TWIN {
+                        return Ok(()); // handled above
+                    }
+                    op(copy, dir, name)
+                });
+                if r.is_err() {
+                    result = r;
+                }
+            }
+            None => {
+                for copy in (0..ncopies).filter(|&c| c != e.origin && e.twins[c] == fdtable::NO_TWIN) {
+                    st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(rel));
+                }
+            }
+        }
+    }
+    result
+}
+
+/// Marks a twin of `fd` as lost (its copy failed); later calls journal instead of writing.
+pub fn lose_twin(fd: RawFd, copy: usize, twin: RawFd) {
+    if crate::state::owns_memory() {
+        fdtable::set_twin_of(fd, copy, fdtable::LOST_TWIN);
+        close_own(twin);
+    }
+}

@@ -1,0 +1,504 @@
+//! Process-wide shim state: configuration, per-copy runtime state, the current directory,
+//! and the life cycle (initialisation, fork, exit).
+
+use std::ffi::{CStr, CString};
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use std::sync::OnceLock;
+
+use mfs_core::classify::{Classifier, Hit};
+use mfs_core::config::{Config, Env, OnMirrorError, Pair, ENV_LOG, ENV_LOG_FILE};
+use mfs_core::path::{has_dotdot, normal_form, AbsPath, PATH_MAX};
+
+use crate::fdtable::{self, kind};
+use crate::guard::Guard;
+use crate::lock::LockTable;
+use crate::log::Level;
+use crate::sys::{self, Errno};
+
+/// Runtime state of one copy of a pair.
+pub struct CopyRt {
+    /// The copy's root, opened O_PATH; every path on this copy is resolved beneath it.
+    pub root_fd: AtomicI32,
+    /// False once the copy failed `retries` times in this process.
+    pub online: AtomicBool,
+    pub failures: AtomicU32,
+}
+
+/// Runtime state of one pair.
+pub struct PairRt {
+    pub copies: Vec<CopyRt>,
+    journal_fd: AtomicI32,
+}
+
+/// Everything an initialised shim knows.
+pub struct State {
+    pub cfg: Config,
+    pub classifier: Classifier,
+    pub pairs: Vec<PairRt>,
+    pub state_dir: CString,
+    /// Shim descriptors live at or above this number.
+    pub fd_base: RawFd,
+    locks: OnceLock<Option<LockTable>>,
+}
+
+const UNINIT: u8 = 0;
+const RUNNING: u8 = 1;
+const ACTIVE: u8 = 2;
+const DISABLED: u8 = 3;
+
+static PHASE: AtomicU8 = AtomicU8::new(UNINIT);
+static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
+/// The process whose memory this is; a vfork child (same memory, other pid) must not change
+/// shared bookkeeping.
+static OWNER: AtomicI32 = AtomicI32::new(0);
+
+/// The state when mirroring is active, initialising on first use.
+#[inline(always)]
+pub fn get() -> Option<&'static State> {
+    let p = STATE.load(Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: published once, never freed.
+        return Some(unsafe { &*p });
+    }
+    slow_get()
+}
+
+#[cold]
+fn slow_get() -> Option<&'static State> {
+    if PHASE.load(Ordering::Acquire) != UNINIT {
+        return None;
+    }
+    init();
+    let p = STATE.load(Ordering::Acquire);
+    // SAFETY: as in `get`.
+    (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Initialises the shim once; later and concurrent callers return at once.
+pub fn init() {
+    if PHASE.compare_exchange(UNINIT, RUNNING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return;
+    }
+    let guard = Guard::enter();
+    let saved = sys::ErrnoGuard::save();
+    let phase = match build() {
+        Some(st) => {
+            STATE.store(Box::into_raw(Box::new(st)), Ordering::Release);
+            ACTIVE
+        }
+        None => DISABLED,
+    };
+    PHASE.store(phase, Ordering::Release);
+    if phase == ACTIVE {
+        after_activation();
+    }
+    drop(saved);
+    drop(guard);
+}
+
+fn build() -> Option<State> {
+    // SAFETY: getuid has no failure mode.
+    let env = Env::from_process(unsafe { libc::getuid() });
+    if env.is_unset() {
+        return None;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        crate::log!(Level::Error, "internal error: {info}");
+    }));
+    let cfg = match Config::load(&env) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => return None,
+        Err(e) => {
+            announce(&format!("mfs: {e}; mirroring is off for this program\n"));
+            return None;
+        }
+    };
+    let cap = fd_capacity();
+    let fd_base = (cap - cap / 4) as RawFd;
+    if !fdtable::init(cap) {
+        announce("mfs: cannot allocate the descriptor table; mirroring is off for this program\n");
+        return None;
+    }
+    let log_file = std::env::var_os(ENV_LOG_FILE).and_then(|f| CString::new(f.as_bytes()).ok());
+    crate::log::init(std::env::var(ENV_LOG).ok().as_deref(), log_file.as_deref(), fd_base);
+    let mut pairs = Vec::with_capacity(cfg.pairs.len());
+    for pair in &cfg.pairs {
+        let mut copies = Vec::with_capacity(pair.copies.len());
+        for copy in &pair.copies {
+            let root = CString::new(copy.canonical.as_os_str().as_bytes()).ok()?;
+            let fd = match sys::openat(libc::AT_FDCWD, &root, libc::O_PATH | libc::O_DIRECTORY, 0) {
+                Ok(fd) => sys::move_high(fd, fd_base),
+                Err(Errno(e)) => {
+                    announce(&format!("mfs: cannot open {}: errno {e}; mirroring is off for this program\n", copy.root.display()));
+                    return None;
+                }
+            };
+            fdtable::set_kind(fd, kind::PRIVATE);
+            copies.push(CopyRt { root_fd: AtomicI32::new(fd), online: AtomicBool::new(true), failures: AtomicU32::new(0) });
+        }
+        pairs.push(PairRt { copies, journal_fd: AtomicI32::new(-1) });
+    }
+    let state_dir = CString::new(cfg.daemon.state_dir.as_os_str().as_bytes()).ok()?;
+    let classifier = Classifier::new(&cfg);
+    crate::log!(Level::Info, "mirroring {} pair(s); state in {}", cfg.pairs.len(), cfg.daemon.state_dir.display());
+    Some(State { cfg, classifier, pairs, state_dir, fd_base, locks: OnceLock::new() })
+}
+
+fn after_activation() {
+    OWNER.store(sys::getpid(), Ordering::Relaxed);
+    cwd::refresh();
+    // SAFETY: registering a plain extern "C" handler.
+    unsafe { libc::pthread_atfork(None, None, Some(atfork_child)) };
+    crate::adopt::adopt_inherited();
+}
+
+extern "C" fn atfork_child() {
+    after_fork_child();
+}
+
+/// Called in a fork child (from the fork hooks and the atfork handler).
+pub fn after_fork_child() {
+    OWNER.store(sys::getpid(), Ordering::Relaxed);
+    cwd::reset_after_fork();
+}
+
+/// True when this process owns the shim's memory (false in a vfork child that shares it).
+#[inline]
+pub fn owns_memory() -> bool {
+    OWNER.load(Ordering::Relaxed) == sys::getpid()
+}
+
+/// Writes one message to stderr (configuration problems only).
+fn announce(msg: &str) {
+    let _ = sys::write(2, msg.as_bytes());
+}
+
+fn fd_capacity() -> usize {
+    // SAFETY: an all-zero rlimit is valid; getrlimit fills it.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a local.
+    let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 { rl.rlim_cur } else { 1024 };
+    (cur as usize).clamp(256, 65536)
+}
+
+impl State {
+    pub fn pair(&self, i: usize) -> &Pair {
+        &self.cfg.pairs[i]
+    }
+
+    /// The lock table, opened on first use; `None` when the state directory is unusable.
+    pub fn locks(&self) -> Option<&LockTable> {
+        self.locks
+            .get_or_init(|| {
+                ensure_dir(&self.state_dir);
+                let t = LockTable::open(&self.state_dir, self.fd_base);
+                if t.is_none() {
+                    crate::log!(Level::Warn, "no coherency lock table in {:?}; writers are not serialised", self.state_dir);
+                }
+                t
+            })
+            .as_ref()
+    }
+
+    /// True when `copy` of `pair` is still in service for this process.
+    pub fn online(&self, pair: usize, copy: usize) -> bool {
+        self.pairs[pair].copies[copy].online.load(Ordering::Relaxed)
+    }
+
+    pub fn root_fd(&self, pair: usize, copy: usize) -> RawFd {
+        self.pairs[pair].copies[copy].root_fd.load(Ordering::Relaxed)
+    }
+
+    /// Moves one of the shim's private descriptors off `fd` (the program is about to dup2
+    /// onto that number), updating whoever holds it.
+    pub fn relocate_private(&self, fd: RawFd) {
+        let Ok(new) = sys::dup_at_least(fd, self.fd_base) else { return };
+        let mut moved = false;
+        for slot in self.pairs.iter().flat_map(|p| p.copies.iter().map(|c| &c.root_fd).chain(std::iter::once(&p.journal_fd))) {
+            if slot.compare_exchange(fd, new, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
+                moved = true;
+            }
+        }
+        moved |= crate::log::relocate(fd, new);
+        if moved {
+            fdtable::set_kind(new, kind::PRIVATE);
+            fdtable::set_kind(fd, kind::EMPTY);
+            sys::close(fd);
+        } else {
+            sys::close(new);
+        }
+    }
+
+    /// Records a failure of `copy`: counts it, takes the copy offline after `retries`, and
+    /// journals `rel`. Returns the error the program should see (`Some` only in fail mode).
+    pub fn mirror_failed(&self, pair: usize, copy: usize, rel: Rel<'_>, e: Errno) -> Option<Errno> {
+        let rt = &self.pairs[pair].copies[copy];
+        let n = rt.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        let p = self.pair(pair);
+        if n >= p.retries && rt.online.swap(false, Ordering::Relaxed) {
+            crate::log!(Level::Warn, "pair {}: copy {} offline after {n} failures", p.name, p.copies[copy].root.display());
+        }
+        crate::log!(Level::Debug, "pair {}: copy {} failed with errno {}", p.name, copy, e.0);
+        self.journal(pair, copy, mfs_core::journal::Kind::Dirty, rel);
+        (p.on_mirror_error == OnMirrorError::Fail).then_some(e)
+    }
+
+    /// Appends a journal record for `copy` of `pair`.
+    pub fn journal(&self, pair: usize, copy: usize, kind: mfs_core::journal::Kind, rel: Rel<'_>) {
+        let mut pathbuf = [0u8; PATH_MAX];
+        let path: &[u8] = match rel {
+            Rel::Path(p) => p,
+            Rel::Fd(fd) => match self.rel_of_fd(fd, &mut pathbuf) {
+                Some(p) => p,
+                None => {
+                    self.journal_full(pair, copy);
+                    return;
+                }
+            },
+        };
+        let mut rec = [0u8; PATH_MAX + 64];
+        match mfs_core::journal::encode_into(kind, copy, sys::getpid() as u32, path, &mut rec) {
+            Some(n) => self.append_journal(pair, &rec[..n]),
+            None => self.journal_full(pair, copy),
+        }
+    }
+
+    fn journal_full(&self, pair: usize, copy: usize) {
+        let mut rec = [0u8; 64];
+        if let Some(n) = mfs_core::journal::encode_into(mfs_core::journal::Kind::Full, copy, sys::getpid() as u32, b"", &mut rec) {
+            self.append_journal(pair, &rec[..n]);
+        }
+    }
+
+    fn append_journal(&self, pair: usize, rec: &[u8]) {
+        let slot = &self.pairs[pair].journal_fd;
+        let mut fd = slot.load(Ordering::Acquire);
+        if fd < 0 {
+            ensure_dir(&self.state_dir);
+            let name = mfs_core::journal::file_name(&self.pair(pair).name);
+            let mut path = self.state_dir.as_bytes().to_vec();
+            path.push(b'/');
+            path.extend_from_slice(name.as_bytes());
+            let Ok(path) = CString::new(path) else { return };
+            let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW;
+            let Ok(new) = sys::openat(libc::AT_FDCWD, &path, flags, 0o600) else {
+                crate::log!(Level::Error, "cannot open journal {:?}", path);
+                return;
+            };
+            let new = sys::move_high(new, self.fd_base);
+            fdtable::set_kind(new, kind::PRIVATE);
+            match slot.compare_exchange(-1, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => fd = new,
+                Err(cur) => {
+                    fdtable::set_kind(new, kind::EMPTY);
+                    sys::close(new);
+                    fd = cur;
+                }
+            }
+        }
+        if sys::write(fd, rec).is_err() {
+            crate::log!(Level::Error, "journal write failed for pair {}", self.pair(pair).name);
+        }
+    }
+
+    /// The path of an open fd relative to its pair's root, from the kernel.
+    pub fn rel_of_fd<'b>(&self, fd: RawFd, buf: &'b mut [u8; PATH_MAX]) -> Option<&'b [u8]> {
+        let n = sys::fd_path(fd, buf).ok()?;
+        let hit = self.classifier.classify(&buf[..n])?;
+        let (start, len) = subslice(&buf[..n], hit.rel);
+        Some(&buf[start..start + len])
+    }
+
+    /// Classifies the object a path names, relative to `dirfd` (AT_FDCWD for the current
+    /// directory), lexically. `scratch` holds the absolute path when one had to be built.
+    #[inline]
+    pub fn classify_at<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
+        if let Some(p) = normal_form(path) {
+            return self.class_of(p);
+        }
+        self.classify_slow(dirfd, path, scratch)
+    }
+
+    #[inline]
+    fn class_of<'b>(&self, abs: &'b [u8]) -> Class<'b> {
+        match self.classifier.classify(abs) {
+            Some(hit) => Class::In { hit, abs },
+            None if self.classifier.is_ancestor(abs) => Class::Related,
+            None => Class::Outside,
+        }
+    }
+
+    fn classify_slow<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
+        let mut base = [0u8; PATH_MAX];
+        let base_len = if path.first() == Some(&b'/') {
+            base[0] = b'/';
+            1
+        } else if dirfd == libc::AT_FDCWD {
+            if !has_dotdot(path) && cwd::is_outside() {
+                return Class::Outside;
+            }
+            match cwd::copy(&mut base) {
+                Some(n) => n,
+                None => return Class::Unknown,
+            }
+        } else {
+            let k = fdtable::kind_of(dirfd);
+            if k == kind::OUTSIDE && !has_dotdot(path) {
+                return Class::Outside;
+            }
+            match sys::fd_path(dirfd, &mut base) {
+                Ok(n) if base[0] == b'/' => n,
+                _ => return Class::Unknown,
+            }
+        };
+        let abs = scratch.insert(AbsPath::new());
+        if abs.set_resolved(&base[..base_len], path).is_err() {
+            return Class::Unknown;
+        }
+        self.class_of(abs.as_bytes())
+    }
+
+}
+
+/// What a path is to the shim.
+#[derive(Debug, Clone, Copy)]
+pub enum Class<'a> {
+    /// Outside every pair and not above any root.
+    Outside,
+    /// Above a root: paths relative to it may enter a pair.
+    Related,
+    /// The shim could not tell (path too long, unreadable dirfd): treated as not mirrored.
+    Unknown,
+    /// In a pair; `abs` is the absolute origin-side path.
+    In { hit: Hit<'a>, abs: &'a [u8] },
+}
+
+impl Class<'_> {
+    /// The table kind an fd opened at such a path gets.
+    pub fn fd_kind(&self) -> u8 {
+        match self {
+            Class::Outside => kind::OUTSIDE,
+            Class::Related => kind::RELATED,
+            Class::Unknown => kind::EMPTY,
+            Class::In { .. } => kind::MIRRORED,
+        }
+    }
+}
+
+/// Where a journaled path comes from.
+#[derive(Clone, Copy)]
+pub enum Rel<'a> {
+    /// Already known, relative to the pair's roots.
+    Path(&'a [u8]),
+    /// Ask the kernel for the path of this open descriptor.
+    Fd(RawFd),
+}
+
+fn subslice(outer: &[u8], inner: &[u8]) -> (usize, usize) {
+    let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
+    (start, inner.len())
+}
+
+/// Creates the state directory (and parents) with mode 0700 when missing.
+fn ensure_dir(dir: &CStr) {
+    let bytes = dir.to_bytes();
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        if b == b'/' {
+            if let Ok(p) = CString::new(&bytes[..i]) {
+                let _ = sys::mkdirat(libc::AT_FDCWD, &p, 0o700);
+            }
+        }
+    }
+    let _ = sys::mkdirat(libc::AT_FDCWD, dir, 0o700);
+}
+
+/// The cached current directory, kept in step by the chdir hooks.
+pub mod cwd {
+    use super::*;
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::AtomicU64;
+
+    struct Cwd {
+        seq: AtomicU64,
+        writer: AtomicBool,
+        outside: AtomicBool,
+        len: std::sync::atomic::AtomicUsize,
+        buf: UnsafeCell<[u8; PATH_MAX]>,
+    }
+
+    // SAFETY: `buf` is written only by the single writer holding `writer`, between two odd
+    // sequence values; readers copy it and retry when the sequence moved.
+    unsafe impl Sync for Cwd {}
+
+    static CWD: Cwd = Cwd {
+        seq: AtomicU64::new(0),
+        writer: AtomicBool::new(false),
+        outside: AtomicBool::new(false),
+        len: std::sync::atomic::AtomicUsize::new(0),
+        buf: UnsafeCell::new([0; PATH_MAX]),
+    };
+
+    /// True when the current directory is known to be outside every pair and not above any
+    /// root (so a relative path without `..` is outside too).
+    #[inline(always)]
+    pub fn is_outside() -> bool {
+        CWD.outside.load(Ordering::Acquire)
+    }
+
+    /// Copies the current directory into `out`; `None` when unknown.
+    pub fn copy(out: &mut [u8; PATH_MAX]) -> Option<usize> {
+        loop {
+            let s1 = CWD.seq.load(Ordering::Acquire);
+            if s1 & 1 == 1 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let len = CWD.len.load(Ordering::Relaxed);
+            // SAFETY: reading the buffer under the sequence protocol; a torn copy is
+            // discarded below.
+            unsafe { std::ptr::copy_nonoverlapping(CWD.buf.get().cast::<u8>(), out.as_mut_ptr(), len) };
+            std::sync::atomic::fence(Ordering::Acquire);
+            if CWD.seq.load(Ordering::Relaxed) == s1 {
+                return (len > 0).then_some(len);
+            }
+        }
+    }
+
+    /// Re-reads the current directory from the kernel (after chdir/fchdir, at start-up).
+    pub fn refresh() {
+        let mut buf = [0u8; PATH_MAX];
+        let n = sys::getcwd(&mut buf).unwrap_or(0);
+        let valid = n > 0 && buf[0] == b'/';
+        while CWD.writer.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            std::hint::spin_loop();
+        }
+        CWD.seq.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: we are the only writer (writer flag) and readers retry on odd sequences.
+        unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), CWD.buf.get().cast::<u8>(), n) };
+        CWD.len.store(if valid { n } else { 0 }, Ordering::Relaxed);
+        let outside = valid
+            && get_classifier().is_some_and(|c| c.classify(&buf[..n]).is_none() && !c.is_ancestor(&buf[..n]));
+        CWD.outside.store(outside, Ordering::Release);
+        CWD.seq.fetch_add(1, Ordering::AcqRel);
+        CWD.writer.store(false, Ordering::Release);
+    }
+
+    /// A fork may have copied the writer flag mid-update from another thread.
+    pub fn reset_after_fork() {
+        if CWD.writer.load(Ordering::Relaxed) {
+            CWD.writer.store(false, Ordering::Relaxed);
+            if CWD.seq.load(Ordering::Relaxed) & 1 == 1 {
+                CWD.seq.fetch_add(1, Ordering::Relaxed);
+            }
+            refresh();
+        }
+    }
+
+    fn get_classifier() -> Option<&'static Classifier> {
+        let p = STATE.load(Ordering::Acquire);
+        // SAFETY: published once, never freed.
+        (!p.is_null()).then(|| unsafe { &(*p).classifier })
+    }
+}

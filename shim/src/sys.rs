@@ -1,0 +1,360 @@
+//! Raw system calls for the shim's own work.
+//!
+//! Everything the shim does to twins, journals and lock files goes through `libc::syscall`,
+//! which no hook intercepts, so the shim never re-enters itself and never depends on a real
+//! symbol having been resolved. These wrappers are the FFI edge for that work.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use libc::{c_int, c_long, c_void, off_t};
+
+/// An errno value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub c_int);
+
+pub type SysResult<T> = Result<T, Errno>;
+
+/// The calling thread's errno.
+pub fn errno() -> c_int {
+    // SAFETY: __errno_location always returns the valid thread-local errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Sets the calling thread's errno.
+pub fn set_errno(e: c_int) {
+    // SAFETY: as in `errno`.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// Saves errno on creation and puts it back when dropped: the program's errno survives
+/// whatever the shim does after the primary call.
+pub struct ErrnoGuard(c_int);
+
+impl ErrnoGuard {
+    pub fn save() -> Self {
+        ErrnoGuard(errno())
+    }
+    /// Replaces the value restored on drop (the primary call's errno).
+    pub fn set(&mut self, e: c_int) {
+        self.0 = e;
+    }
+}
+
+impl Drop for ErrnoGuard {
+    fn drop(&mut self) {
+        set_errno(self.0);
+    }
+}
+
+fn check(r: c_long) -> SysResult<c_long> {
+    if r < 0 {
+        Err(Errno(errno()))
+    } else {
+        Ok(r)
+    }
+}
+
+macro_rules! syscall {
+    ($nr:expr $(, $a:expr)* $(,)?) => {
+        // SAFETY: a raw system call with arguments the kernel validates; pointers passed are
+        // valid for the duration of the call (callers pass live references).
+        check(unsafe { libc::syscall($nr $(, $a)*) })
+    };
+}
+
+/// Retries a call that failed with EINTR.
+fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
+    loop {
+        match f() {
+            Err(Errno(libc::EINTR)) => continue,
+            r => return r,
+        }
+    }
+}
+
+pub fn getpid() -> libc::pid_t {
+    syscall!(libc::SYS_getpid).unwrap_or(0) as libc::pid_t
+}
+
+pub fn gettid() -> libc::pid_t {
+    syscall!(libc::SYS_gettid).unwrap_or(0) as libc::pid_t
+}
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+
+/// openat2 with `RESOLVE_BENEATH`: the path can never leave `dirfd`, whatever symlinks or
+/// `..` it contains. Always close-on-exec.
+pub fn open_beneath(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u32 as u64,
+        mode: if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE { u64::from(mode & 0o7777) } else { 0 },
+        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+    };
+    retry(|| syscall!(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()))
+        .map(|fd| fd as RawFd)
+}
+
+pub fn openat(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
+    retry(|| syscall!(libc::SYS_openat, dirfd, path.as_ptr(), flags | libc::O_CLOEXEC, mode)).map(|fd| fd as RawFd)
+}
+
+pub fn close(fd: RawFd) {
+    let _ = syscall!(libc::SYS_close, fd);
+}
+
+/// Writes all of `buf` at `off`, retrying short writes and EINTR.
+pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: off_t) -> SysResult<()> {
+    while !buf.is_empty() {
+        let n = retry(|| syscall!(libc::SYS_pwrite64, fd, buf.as_ptr(), buf.len(), off))? as usize;
+        if n == 0 {
+            return Err(Errno(libc::EIO));
+        }
+        buf = &buf[n..];
+        off += n as off_t;
+    }
+    Ok(())
+}
+
+pub fn pread(fd: RawFd, buf: &mut [u8], off: off_t) -> SysResult<usize> {
+    retry(|| syscall!(libc::SYS_pread64, fd, buf.as_mut_ptr(), buf.len(), off)).map(|n| n as usize)
+}
+
+pub fn lseek(fd: RawFd, off: off_t, whence: c_int) -> SysResult<off_t> {
+    syscall!(libc::SYS_lseek, fd, off, whence).map(|o| o as off_t)
+}
+
+pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
+    // SAFETY: an all-zero `stat` is a valid value of the plain-data struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    syscall!(libc::SYS_fstat, fd, &mut st as *mut libc::stat)?;
+    Ok(st)
+}
+
+pub fn fstatat(dirfd: RawFd, path: &CStr, flags: c_int) -> SysResult<libc::stat> {
+    // SAFETY: as in `fstat`.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    syscall!(libc::SYS_newfstatat, dirfd, path.as_ptr(), &mut st as *mut libc::stat, flags)?;
+    Ok(st)
+}
+
+/// The path the kernel has for an open descriptor (`/proc/self/fd/N`), into `buf`.
+pub fn fd_path(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    let mut link = [0u8; 32];
+    let mut w = crate::fmt::Buf::new(&mut link);
+    w.str("/proc/self/fd/");
+    w.num(fd as u64);
+    w.byte(0);
+    let n = syscall!(libc::SYS_readlinkat, libc::AT_FDCWD, link.as_ptr(), buf.as_mut_ptr(), buf.len())? as usize;
+    if n >= buf.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    Ok(n)
+}
+
+pub fn readlinkat(dirfd: RawFd, path: &CStr, buf: &mut [u8]) -> SysResult<usize> {
+    let n = syscall!(libc::SYS_readlinkat, dirfd, path.as_ptr(), buf.as_mut_ptr(), buf.len())? as usize;
+    if n >= buf.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    Ok(n)
+}
+
+/// Duplicates `fd` to the lowest free number at or above `base`, close-on-exec.
+pub fn dup_at_least(fd: RawFd, base: RawFd) -> SysResult<RawFd> {
+    syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, base).map(|f| f as RawFd)
+}
+
+/// Moves a freshly opened shim descriptor up to `base` or above, closing the original.
+/// Falls back to the original number when the high range is full.
+pub fn move_high(fd: RawFd, base: RawFd) -> RawFd {
+    if fd >= base {
+        return fd;
+    }
+    match dup_at_least(fd, base) {
+        Ok(high) => {
+            close(fd);
+            high
+        }
+        Err(_) => fd,
+    }
+}
+
+pub fn fcntl(fd: RawFd, cmd: c_int, arg: c_long) -> SysResult<c_long> {
+    syscall!(libc::SYS_fcntl, fd, cmd, arg)
+}
+
+pub fn ftruncate(fd: RawFd, len: off_t) -> SysResult<()> {
+    retry(|| syscall!(libc::SYS_ftruncate, fd, len)).map(drop)
+}
+
+pub fn fallocate(fd: RawFd, mode: c_int, off: off_t, len: off_t) -> SysResult<()> {
+    retry(|| syscall!(libc::SYS_fallocate, fd, mode, off, len)).map(drop)
+}
+
+pub fn fsync(fd: RawFd) -> SysResult<()> {
+    retry(|| syscall!(libc::SYS_fsync, fd)).map(drop)
+}
+
+pub fn fdatasync(fd: RawFd) -> SysResult<()> {
+    retry(|| syscall!(libc::SYS_fdatasync, fd)).map(drop)
+}
+
+pub fn sync_file_range(fd: RawFd, off: off_t, n: off_t, flags: libc::c_uint) -> SysResult<()> {
+    retry(|| syscall!(libc::SYS_sync_file_range, fd, off, n, flags)).map(drop)
+}
+
+pub fn mkdirat(dirfd: RawFd, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    syscall!(libc::SYS_mkdirat, dirfd, name.as_ptr(), mode).map(drop)
+}
+
+pub fn unlinkat(dirfd: RawFd, name: &CStr, flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_unlinkat, dirfd, name.as_ptr(), flags).map(drop)
+}
+
+pub fn renameat2(olddir: RawFd, old: &CStr, newdir: RawFd, new: &CStr, flags: libc::c_uint) -> SysResult<()> {
+    syscall!(libc::SYS_renameat2, olddir, old.as_ptr(), newdir, new.as_ptr(), flags).map(drop)
+}
+
+pub fn linkat(olddir: RawFd, old: &CStr, newdir: RawFd, new: &CStr, flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_linkat, olddir, old.as_ptr(), newdir, new.as_ptr(), flags).map(drop)
+}
+
+pub fn symlinkat(target: &CStr, dirfd: RawFd, name: &CStr) -> SysResult<()> {
+    syscall!(libc::SYS_symlinkat, target.as_ptr(), dirfd, name.as_ptr()).map(drop)
+}
+
+pub fn mknodat(dirfd: RawFd, name: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> SysResult<()> {
+    syscall!(libc::SYS_mknodat, dirfd, name.as_ptr(), mode, dev).map(drop)
+}
+
+pub fn fchmod(fd: RawFd, mode: libc::mode_t) -> SysResult<()> {
+    syscall!(libc::SYS_fchmod, fd, mode).map(drop)
+}
+
+pub fn fchmodat(dirfd: RawFd, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
+    syscall!(libc::SYS_fchmodat, dirfd, name.as_ptr(), mode).map(drop)
+}
+
+pub fn fchown(fd: RawFd, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
+    syscall!(libc::SYS_fchown, fd, uid, gid).map(drop)
+}
+
+pub fn fchownat(dirfd: RawFd, name: &CStr, uid: libc::uid_t, gid: libc::gid_t, flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_fchownat, dirfd, name.as_ptr(), uid, gid, flags).map(drop)
+}
+
+/// utimensat; `name` may be null-equivalent (`None`) to act on `dirfd` itself.
+pub fn utimensat(dirfd: RawFd, name: Option<&CStr>, times: *const libc::timespec, flags: c_int) -> SysResult<()> {
+    let p = name.map_or(std::ptr::null(), CStr::as_ptr);
+    syscall!(libc::SYS_utimensat, dirfd, p, times, flags).map(drop)
+}
+
+pub fn setxattr(path: &CStr, name: *const libc::c_char, value: *const c_void, size: usize, flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_setxattr, path.as_ptr(), name, value, size, flags).map(drop)
+}
+
+pub fn lsetxattr(path: &CStr, name: *const libc::c_char, value: *const c_void, size: usize, flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_lsetxattr, path.as_ptr(), name, value, size, flags).map(drop)
+}
+
+pub fn fsetxattr(fd: RawFd, name: *const libc::c_char, value: *const c_void, size: usize, flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_fsetxattr, fd, name, value, size, flags).map(drop)
+}
+
+pub fn removexattr(path: &CStr, name: *const libc::c_char) -> SysResult<()> {
+    syscall!(libc::SYS_removexattr, path.as_ptr(), name).map(drop)
+}
+
+pub fn lremovexattr(path: &CStr, name: *const libc::c_char) -> SysResult<()> {
+    syscall!(libc::SYS_lremovexattr, path.as_ptr(), name).map(drop)
+}
+
+pub fn fremovexattr(fd: RawFd, name: *const libc::c_char) -> SysResult<()> {
+    syscall!(libc::SYS_fremovexattr, fd, name).map(drop)
+}
+
+/// Copies `len` bytes from `src` at `src_off` to `dst` at `dst_off` inside the kernel, falling
+/// back to a read/write loop where copy_file_range is refused (cross-device, pipes, old
+/// kernels).
+pub fn copy_range(src: RawFd, src_off: off_t, dst: RawFd, dst_off: off_t, len: u64) -> SysResult<u64> {
+    let mut done: u64 = 0;
+    let mut use_cfr = true;
+    while done < len {
+        let want = (len - done).min(1 << 30) as usize;
+        if use_cfr {
+            let mut so = src_off + done as off_t;
+            let mut dof = dst_off + done as off_t;
+            match retry(|| syscall!(libc::SYS_copy_file_range, src, &mut so as *mut off_t, dst, &mut dof as *mut off_t, want, 0)) {
+                Ok(0) => break, // end of the source
+                Ok(n) => {
+                    done += n as u64;
+                    continue;
+                }
+                Err(Errno(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::EBADF)) => use_cfr = false,
+                Err(e) => return Err(e),
+            }
+        }
+        let mut buf = [0u8; 64 * 1024];
+        let chunk = want.min(buf.len());
+        let n = pread(src, &mut buf[..chunk], src_off + done as off_t)?;
+        if n == 0 {
+            break;
+        }
+        pwrite_all(dst, &buf[..n], dst_off + done as off_t)?;
+        done += n as u64;
+    }
+    Ok(done)
+}
+
+/// A readable descriptor for the file behind `fd`: `fd` itself, or a fresh read-only open of
+/// `/proc/self/fd/N` when `fd` is write-only. The flag says whether the caller must close it.
+pub fn readable(fd: RawFd) -> SysResult<(RawFd, bool)> {
+    let fl = fcntl(fd, libc::F_GETFL, 0)? as c_int;
+    if fl & libc::O_ACCMODE != libc::O_WRONLY {
+        return Ok((fd, false));
+    }
+    let mut link = [0u8; 32];
+    let mut w = crate::fmt::Buf::new(&mut link);
+    w.str("/proc/self/fd/");
+    w.num(fd as u64);
+    w.byte(0);
+    let path = CStr::from_bytes_until_nul(&link).map_err(|_| Errno(libc::EINVAL))?;
+    Ok((openat(libc::AT_FDCWD, path, libc::O_RDONLY, 0)?, true))
+}
+
+/// Copies `[off, off + len)` of the file behind `src` (which may be write-only) to `dst`.
+pub fn copy_out(src: RawFd, dst: RawFd, off: off_t, len: u64) -> SysResult<u64> {
+    let (r, owned) = readable(src)?;
+    let res = copy_range(r, off, dst, off, len);
+    if owned {
+        close(r);
+    }
+    res
+}
+
+pub fn flock(fd: RawFd, op: c_int) -> SysResult<()> {
+    retry(|| syscall!(libc::SYS_flock, fd, op)).map(drop)
+}
+
+pub fn write(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
+    syscall!(libc::SYS_write, fd, buf.as_ptr(), buf.len()).map(|n| n as usize)
+}
+
+pub fn getcwd(buf: &mut [u8]) -> SysResult<usize> {
+    // The raw syscall returns the length including the terminating NUL.
+    let n = syscall!(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len())? as usize;
+    Ok(n.saturating_sub(1))
+}
+
+pub fn getdents64(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
+    syscall!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+}

@@ -1,0 +1,1 @@
+//! Test support: building the shim and C programs, running them, comparing trees.
