@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod lock;
 pub mod log;
 pub mod mirror;
+pub mod objects;
 pub mod real;
 pub mod state;
 pub mod sys;

@@ -54,11 +54,16 @@ static STATE: AtomicPtr<State> = AtomicPtr::new(std::ptr::null_mut());
 /// shared bookkeeping.
 static OWNER: AtomicI32 = AtomicI32::new(0);
 
-/// The state when mirroring is active, initialising on first use.
+/// The state when mirroring is active, initialising on first use. `None` while this thread is
+/// inside the shim's own slow paths (which may use std::fs and so call hooked functions):
+/// those calls go straight to libc.
 #[inline(always)]
 pub fn get() -> Option<&'static State> {
     let p = STATE.load(Ordering::Acquire);
     if !p.is_null() {
+        if Guard::active() {
+            return None;
+        }
         // SAFETY: published once, never freed.
         return Some(unsafe { &*p });
     }

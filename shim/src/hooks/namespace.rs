@@ -1,29 +1,388 @@
 //! Namespace calls: mkdir, rmdir, unlink, remove, rename, link, symlink, mknod, mkfifo,
-//! truncate. The primary call runs first; on success the same change runs on every other
-//! copy, beneath its root.
+//! truncate. The primary call runs first; only on its success does the same change run on
+//! every other copy, beneath that copy's root.
+//!
+//! Objects crossing a pair's boundary are handled as what they are for the mirror: a rename
+//! or hard link from outside into a primary creates the object on the mirrors (copied from
+//! the primary), a rename out of a primary removes it from them.
 
-use libc::{c_char, c_int, mode_t};
+use std::ffi::{CStr, CString};
+use std::os::fd::RawFd;
 
-use super::{cbytes, protect};
+use libc::{c_char, c_int, c_uint, dev_t, mode_t, off_t};
+use mfs_core::path::PATH_MAX;
+
+use super::{cbytes, hooks, protect};
+use crate::fdtable;
 use crate::mirror::{self, Loc};
-use crate::state::{self, Class};
-use crate::sys::{self, ErrnoGuard};
+use crate::objects;
+use crate::real;
+use crate::state::{self, Class, Rel, State};
+use crate::sys::{self, Errno, ErrnoGuard, SysResult};
 
-/// Mirrors a directory the primary just created.
+/// Journals `loc` for every other copy (the shim itself failed while mirroring it).
+fn journal_all(st: &State, loc: Loc<'_>) {
+    for copy in (0..st.pair(loc.pair).copies.len()).filter(|&c| c != loc.origin) {
+        st.journal(loc.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
+    }
+}
+
+/// Returns the program's result, or -1 with the mirror's errno in fail mode.
+fn finish(r: c_int, res: Result<(), Errno>, errno: &mut ErrnoGuard) -> c_int {
+    match res {
+        Ok(()) => r,
+        Err(Errno(e)) => {
+            errno.set(e);
+            -1
+        }
+    }
+}
+
+/// The shared body of single-path namespace calls.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+unsafe fn path_op(
+    dirfd: c_int,
+    path: *const c_char,
+    real: impl FnOnce() -> c_int,
+    op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>,
+) -> c_int {
+    let Some(st) = state::get() else { return real() };
+    // SAFETY: caller's contract.
+    let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
+    let mut scratch = None;
+    let class = protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch));
+    let r = real();
+    if r != 0 {
+        return r;
+    }
+    let Class::In { hit, abs } = class else { return r };
+    let mut errno = ErrnoGuard::save();
+    let loc = Loc::from(hit);
+    let res = protect(
+        || {
+            journal_all(st, loc);
+            Ok(())
+        },
+        || mirror::fanout_path(st, loc, abs, op),
+    );
+    finish(r, res, &mut errno)
+}
+
+/// Mirrors a directory the primary just created (also used by mkdtemp).
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string.
-pub unsafe fn mirror_mkdir(dirfd: c_int, path: *const c_char, mode: mode_t) -> Option<sys::Errno> {
-    let st = state::get()?;
+pub unsafe fn mirror_mkdir(dirfd: c_int, path: *const c_char, mode: mode_t) -> Option<Errno> {
+    let mut r = None;
     // SAFETY: caller's contract.
-    let bytes = unsafe { cbytes(path) }?;
-    let _errno = ErrnoGuard::save();
-    let mut scratch = None;
-    protect(
-        || None,
-        || match st.classify_at(dirfd, bytes, &mut scratch) {
-            Class::In { hit, abs } => mirror::fanout_path(st, Loc::from(hit), abs, |_, dir, name| sys::mkdirat(dir, name, mode)).err(),
+    unsafe {
+        path_op(dirfd, path, || 0, |_, dir, name| {
+            sys::mkdirat(dir, name, mode).inspect_err(|&e| r = Some(e))
+        })
+    };
+    r
+}
+
+/// unlink then rmdir: `remove` does whichever applies, and the mirror does the same.
+fn remove_entry(dir: RawFd, name: &CStr) -> SysResult<()> {
+    match sys::unlinkat(dir, name, 0) {
+        Err(Errno(libc::EISDIR | libc::EPERM)) => sys::unlinkat(dir, name, libc::AT_REMOVEDIR),
+        r => r,
+    }
+}
+
+/// Where one side of a two-path call (rename, link) lies.
+struct Side<'a> {
+    class: Class<'a>,
+}
+
+impl Side<'_> {
+    fn loc(&self) -> Option<(Loc<'_>, &[u8])> {
+        match self.class {
+            Class::In { hit, abs } => Some((Loc::from(hit), abs)),
             _ => None,
+        }
+    }
+}
+
+/// A NUL-terminated copy of an absolute path.
+fn c_abs(abs: &[u8]) -> Option<CString> {
+    CString::new(abs).ok()
+}
+
+/// The object at origin-side `new_abs` has entered the pair: create it on every other copy.
+fn entered(st: &State, loc: Loc<'_>, new_abs: &[u8]) -> Result<(), Errno> {
+    let Some(src) = c_abs(new_abs) else {
+        journal_all(st, loc);
+        return Ok(());
+    };
+    mirror::fanout_path(st, loc, new_abs, |_, dir, name| objects::copy_object(&src, dir, name))
+}
+
+/// The object at `loc` has left the pair: remove it from every other copy.
+fn left(st: &State, loc: Loc<'_>, abs: &[u8]) -> Result<(), Errno> {
+    mirror::fanout_path(st, loc, abs, |_, dir, name| match objects::remove_object(dir, name) {
+        Err(Errno(libc::ENOENT)) => Ok(()),
+        r => r,
+    })
+}
+
+/// Applies a two-path change within one pair on every other copy: `op(old_dir, old_name,
+/// new_dir, new_name)`.
+fn two_path(st: &State, old: Loc<'_>, new: Loc<'_>, mut op: impl FnMut(RawFd, &CStr, RawFd, &CStr) -> SysResult<()>) -> Result<(), Errno> {
+    let mut result = Ok(());
+    for copy in (0..st.pair(old.pair).copies.len()).filter(|&c| c != old.origin) {
+        if !st.online(old.pair, copy) {
+            st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(old.rel));
+            st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(new.rel));
+            continue;
+        }
+        let r = mirror::at_parent(st, old.pair, copy, old.rel, |od, on| {
+            mirror::at_parent(st, new.pair, copy, new.rel, |nd, nn| op(od, on, nd, nn))
+        });
+        if let Err(e) = r {
+            st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(old.rel));
+            if let Some(fail) = st.mirror_failed(new.pair, copy, Rel::Path(new.rel), e) {
+                result = Err(fail);
+            }
+        }
+    }
+    result
+}
+
+/// The shared body of rename, renameat and renameat2.
+///
+/// # Safety
+/// Paths must be null or NUL-terminated strings.
+unsafe fn rename_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_uint, real: impl FnOnce() -> c_int) -> c_int {
+    let Some(st) = state::get() else { return real() };
+    // SAFETY: caller's contract.
+    let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
+    let (mut s1, mut s2) = (None, None);
+    let o = Side { class: protect(|| Class::Unknown, || st.classify_at(olddir, ob, &mut s1)) };
+    let n = Side { class: protect(|| Class::Unknown, || st.classify_at(newdir, nb, &mut s2)) };
+    let r = real();
+    if r != 0 || (o.loc().is_none() && n.loc().is_none()) {
+        return r;
+    }
+    let mut errno = ErrnoGuard::save();
+    let res = protect(
+        || {
+            for (loc, _) in [o.loc(), n.loc()].into_iter().flatten() {
+                journal_all(st, loc);
+            }
+            Ok(())
         },
-    )
+        || match (o.loc(), n.loc()) {
+            (Some((ol, _)), Some((nl, _))) if ol.pair == nl.pair && ol.origin == nl.origin => {
+                two_path(st, ol, nl, |od, on, nd, nn| sys::renameat2(od, on, nd, nn, flags))
+            }
+            (ol, nl) => {
+                // Crossing a pair boundary: what left is removed, what entered is copied.
+                // With RENAME_EXCHANGE both objects crossed.
+                let mut res = Ok(());
+                if let Some((l, abs)) = ol {
+                    res = if flags & libc::RENAME_EXCHANGE != 0 { entered(st, l, abs) } else { left(st, l, abs) };
+                }
+                if let Some((l, abs)) = nl {
+                    let r2 = entered(st, l, abs);
+                    if res.is_ok() {
+                        res = r2;
+                    }
+                }
+                res
+            }
+        },
+    );
+    finish(r, res, &mut errno)
+}
+
+/// For linkat: the descriptor whose file is being linked when the source is given as an fd
+/// (AT_EMPTY_PATH) or as `/proc/self/fd/N` (the O_TMPFILE idiom).
+fn source_fd(olddir: c_int, old: &[u8], flags: c_int) -> Option<RawFd> {
+    if old.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
+        return Some(olddir);
+    }
+    let n = old.strip_prefix(b"/proc/self/fd/")?;
+    if n.is_empty() || n.len() > 9 || !n.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(n.iter().fold(0, |a, &d| a * 10 + (d - b'0') as RawFd))
+}
+
+/// The shared body of link and linkat.
+///
+/// # Safety
+/// Paths must be null or NUL-terminated strings.
+unsafe fn link_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_int, real: impl FnOnce() -> c_int) -> c_int {
+    let Some(st) = state::get() else { return real() };
+    // SAFETY: caller's contract.
+    let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
+    let (mut s1, mut s2) = (None, None);
+    let n = Side { class: protect(|| Class::Unknown, || st.classify_at(newdir, nb, &mut s2)) };
+    let Some(_) = n.loc() else { return real() };
+    let src_fd = source_fd(olddir, ob, flags);
+    let o = Side {
+        class: if src_fd.is_some() { Class::Unknown } else { protect(|| Class::Unknown, || st.classify_at(olddir, ob, &mut s1)) },
+    };
+    let r = real();
+    if r != 0 {
+        return r;
+    }
+    let mut errno = ErrnoGuard::save();
+    let (nl, nabs) = n.loc().expect("checked above");
+    let res = protect(
+        || {
+            journal_all(st, nl);
+            Ok(())
+        },
+        || {
+            if let Some(e) = src_fd.and_then(fdtable::get).filter(|e| e.pair == nl.pair && e.has_twins()) {
+                // Linking an open (typically O_TMPFILE) file: link each twin the same way.
+                return mirror::fanout_path(st, nl, nabs, |copy, dir, name| {
+                    let t = e.twins[copy];
+                    if t < 0 {
+                        return objects::copy_object(&c_abs(nabs).ok_or(Errno(libc::EINVAL))?, dir, name);
+                    }
+                    let mut p = [0u8; 32];
+                    let mut w = crate::fmt::Buf::new(&mut p);
+                    w.str("/proc/self/fd/").num(t as u64).byte(0);
+                    let proc_path = CStr::from_bytes_until_nul(&p).map_err(|_| Errno(libc::EINVAL))?;
+                    sys::linkat(libc::AT_FDCWD, proc_path, dir, name, libc::AT_SYMLINK_FOLLOW)
+                });
+            }
+            match o.loc() {
+                Some((ol, _)) if ol.pair == nl.pair && ol.origin == nl.origin && flags & libc::AT_SYMLINK_FOLLOW == 0 => {
+                    two_path(st, ol, nl, |od, on, nd, nn| sys::linkat(od, on, nd, nn, 0))
+                }
+                // From outside the pair, through a followed symlink, or from an fd: the new
+                // name's object is copied (a hard link cannot cross trees).
+                _ => entered(st, nl, nabs),
+            }
+        },
+    );
+    finish(r, res, &mut errno)
+}
+
+/// After a successful path truncate: truncate the object the kernel actually reached.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string.
+unsafe fn truncated(path: *const c_char, len: off_t) -> Result<(), Errno> {
+    let Some(st) = state::get() else { return Ok(()) };
+    // SAFETY: caller's contract.
+    let Some(bytes) = (unsafe { cbytes(path) }) else { return Ok(()) };
+    let mut scratch = None;
+    if !matches!(st.classify_at(libc::AT_FDCWD, bytes, &mut scratch), Class::In { .. } | Class::Related | Class::Unknown) {
+        return Ok(());
+    }
+    let Ok(c) = CString::new(bytes) else { return Ok(()) };
+    let Ok(fd) = sys::openat(libc::AT_FDCWD, &c, libc::O_PATH, 0) else { return Ok(()) };
+    let mut buf = [0u8; PATH_MAX];
+    let res = match st.rel_of_fd(fd, &mut buf) {
+        Some(rel) => {
+            let mut real_path = [0u8; PATH_MAX];
+            let n = sys::fd_path(fd, &mut real_path).unwrap_or(0);
+            let pair = st.classifier.classify(&real_path[..n]).map(|h| (h.pair, h.copy));
+            match pair {
+                Some((pair, origin)) => {
+                    let loc = Loc { pair, origin, rel };
+                    mirror::fanout_path(st, loc, &real_path[..n], |copy, _, _| {
+                        let t = mirror::open_on(st, pair, copy, rel, libc::O_WRONLY, 0)?;
+                        let r = sys::ftruncate(t, len);
+                        mirror::close_own(t);
+                        r
+                    })
+                }
+                None => Ok(()),
+            }
+        }
+        None => Ok(()),
+    };
+    sys::close(fd);
+    res
+}
+
+fn truncate_done(r: c_int, path: *const c_char, len: off_t) -> c_int {
+    if r != 0 {
+        return r;
+    }
+    let mut errno = ErrnoGuard::save();
+    // SAFETY: the program's path argument, just accepted by the real call.
+    let res = protect(|| Ok(()), || unsafe { truncated(path, len) });
+    finish(r, res, &mut errno)
+}
+
+hooks! {
+    fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
+        unsafe { path_op(libc::AT_FDCWD, path, || real::mkdir(path, mode), |_, d, n| sys::mkdirat(d, n, mode)) }
+    }
+    fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
+        unsafe { path_op(dirfd, path, || real::mkdirat(dirfd, path, mode), |_, d, n| sys::mkdirat(d, n, mode)) }
+    }
+    fn rmdir(path: *const c_char) -> c_int {
+        unsafe { path_op(libc::AT_FDCWD, path, || real::rmdir(path), |_, d, n| sys::unlinkat(d, n, libc::AT_REMOVEDIR)) }
+    }
+    fn unlink(path: *const c_char) -> c_int {
+        unsafe { path_op(libc::AT_FDCWD, path, || real::unlink(path), |_, d, n| sys::unlinkat(d, n, 0)) }
+    }
+    fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+        unsafe { path_op(dirfd, path, || real::unlinkat(dirfd, path, flags), |_, d, n| sys::unlinkat(d, n, flags)) }
+    }
+    fn remove(path: *const c_char) -> c_int {
+        unsafe { path_op(libc::AT_FDCWD, path, || real::remove(path), |_, d, n| remove_entry(d, n)) }
+    }
+    fn rename(old: *const c_char, new: *const c_char) -> c_int {
+        unsafe { rename_like(libc::AT_FDCWD, old, libc::AT_FDCWD, new, 0, || real::rename(old, new)) }
+    }
+    fn renameat(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char) -> c_int {
+        unsafe { rename_like(olddir, old, newdir, new, 0, || real::renameat(olddir, old, newdir, new)) }
+    }
+    fn renameat2(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_uint) -> c_int {
+        unsafe { rename_like(olddir, old, newdir, new, flags, || real::renameat2(olddir, old, newdir, new, flags)) }
+    }
+    fn link(old: *const c_char, new: *const c_char) -> c_int {
+        unsafe { link_like(libc::AT_FDCWD, old, libc::AT_FDCWD, new, 0, || real::link(old, new)) }
+    }
+    fn linkat(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_int) -> c_int {
+        unsafe { link_like(olddir, old, newdir, new, flags, || real::linkat(olddir, old, newdir, new, flags)) }
+    }
+    fn symlink(target: *const c_char, path: *const c_char) -> c_int {
+        if target.is_null() {
+            return unsafe { real::symlink(target, path) };
+        }
+        // SAFETY: non-null C string from the program.
+        let t = unsafe { CStr::from_ptr(target) };
+        unsafe { path_op(libc::AT_FDCWD, path, || real::symlink(target, path), |_, d, n| sys::symlinkat(t, d, n)) }
+    }
+    fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int {
+        if target.is_null() {
+            return unsafe { real::symlinkat(target, dirfd, path) };
+        }
+        // SAFETY: non-null C string from the program.
+        let t = unsafe { CStr::from_ptr(target) };
+        unsafe { path_op(dirfd, path, || real::symlinkat(target, dirfd, path), |_, d, n| sys::symlinkat(t, d, n)) }
+    }
+    fn mknod(path: *const c_char, mode: mode_t, dev: dev_t) -> c_int {
+        unsafe { path_op(libc::AT_FDCWD, path, || real::mknod(path, mode, dev), |_, d, n| sys::mknodat(d, n, mode, dev)) }
+    }
+    fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: dev_t) -> c_int {
+        unsafe { path_op(dirfd, path, || real::mknodat(dirfd, path, mode, dev), |_, d, n| sys::mknodat(d, n, mode, dev)) }
+    }
+    fn mkfifo(path: *const c_char, mode: mode_t) -> c_int {
+        unsafe { path_op(libc::AT_FDCWD, path, || real::mkfifo(path, mode), |_, d, n| sys::mknodat(d, n, mode | libc::S_IFIFO, 0)) }
+    }
+    fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
+        unsafe { path_op(dirfd, path, || real::mkfifoat(dirfd, path, mode), |_, d, n| sys::mknodat(d, n, mode | libc::S_IFIFO, 0)) }
+    }
+    fn truncate(path: *const c_char, len: off_t) -> c_int {
+        let r = unsafe { real::truncate(path, len) };
+        truncate_done(r, path, len)
+    }
+    fn truncate64(path: *const c_char, len: off_t) -> c_int {
+        let r = unsafe { real::truncate64(path, len) };
+        truncate_done(r, path, len)
+    }
 }
