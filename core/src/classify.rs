@@ -118,6 +118,34 @@ mod tests {
     }
 
     #[test]
+    fn dirfd_bases_and_cwd_changes() {
+        // An *at call resolves against the directory fd's path, a plain relative path against
+        // the current directory; both go through the same normalisation.
+        let (t, c) = setup("bases", "two-way");
+        let inside = t.join("alias/a/sub");
+        let outside = t.join("elsewhere");
+        // dirfd inside the pair
+        assert_eq!(c.classify(abs(&inside, "f").as_bytes()).map(|h| h.rel), Some(&b"sub/f"[..]));
+        // dirfd outside, reaching in through `..`
+        assert_eq!(c.classify(abs(&outside, "../alias/a/g").as_bytes()).map(|h| h.rel), Some(&b"g"[..]));
+        // dirfd "/" (rsync's receiver), walking down
+        let root = PathBuf::from("/");
+        let p = format!("{}/f", t.join("real/a").display());
+        assert_eq!(c.classify(abs(&root, &p[1..]).as_bytes()).map(|h| h.rel), Some(&b"f"[..]));
+        // cwd changes: the same relative name lands in or out of the pair
+        let mut cwd = outside.clone();
+        assert_eq!(c.classify(abs(&cwd, "x").as_bytes()), None);
+        cwd = t.join("alias/a");
+        assert_eq!(c.classify(abs(&cwd, "x").as_bytes()).map(|h| h.rel), Some(&b"x"[..]));
+        cwd = t.join("alias/a/sub/deeper");
+        assert_eq!(c.classify(abs(&cwd, "../../x").as_bytes()).map(|h| h.rel), Some(&b"x"[..]));
+        assert_eq!(c.classify(abs(&cwd, "../../../x").as_bytes()), None);
+        // trailing slashes and repeated separators
+        assert_eq!(c.classify(abs(&t, "alias//a///d/").as_bytes()).map(|h| h.rel), Some(&b"d"[..]));
+        fs::remove_dir_all(t).unwrap();
+    }
+
+    #[test]
     fn one_way_mirrors_are_not_origins() {
         let (t, c) = setup("oneway", "one-way");
         assert!(c.classify(abs(&t, "b/f").as_bytes()).is_none());

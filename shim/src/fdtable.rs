@@ -217,8 +217,15 @@ pub fn set(fd: RawFd, e: &Entry) {
 #[inline(always)]
 pub fn set_kind(fd: RawFd, k: u8) {
     if let Some(s) = slot(fd) {
-        if s.kind.load(Ordering::Relaxed) != k {
+        let cur = s.kind.load(Ordering::Relaxed);
+        if cur == k {
+            return;
+        }
+        if cur == kind::MIRRORED || k == kind::MIRRORED {
             write_with(s, |s| s.kind.store(k, Ordering::Release));
+        } else {
+            // No multi-field entry is involved: a plain store is consistent.
+            s.kind.store(k, Ordering::Release);
         }
     }
 }

@@ -18,16 +18,26 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sys;
 
-const MAGIC: u64 = 0x4d46_534c_4f43_4b31; // "MFSLOCK1"
+const MAGIC: u64 = 0x4d46_534c_4f43_4b32; // "MFSLOCK2"
 const SLOTS: usize = 4096;
 /// Name of the lock table file in the state directory.
-pub const FILE_NAME: &CStr = c"locks.v1";
+pub const FILE_NAME: &CStr = c"locks.v2";
 
 #[repr(C)]
 struct Header {
     magic: AtomicU64,
     slots: u64,
-    _pad: [u8; 4096 - 16],
+    /// Journal entry counters, one per (pair name) in use: see [`LockTable::count_journal`].
+    journals: [JournalCounter; JOURNAL_COUNTERS],
+}
+
+const JOURNAL_COUNTERS: usize = 255;
+
+#[repr(C)]
+struct JournalCounter {
+    /// Hash of the pair name owning this counter, 0 when free.
+    owner: AtomicU64,
+    entries: AtomicU64,
 }
 
 #[repr(C, align(64))]
@@ -106,6 +116,10 @@ impl LockTable {
             // SAFETY: we hold the file's flock, so no other process initialises concurrently,
             // and no process uses the slots before the magic is published.
             unsafe { init_slots(shared) };
+            for c in &header.journals {
+                c.owner.store(0, Ordering::Relaxed);
+                c.entries.store(0, Ordering::Relaxed);
+            }
             header.magic.store(MAGIC, Ordering::Release);
         }
         let _ = sys::flock(fd, libc::LOCK_UN);
@@ -116,6 +130,35 @@ impl LockTable {
         let i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS;
         // SAFETY: the mapping stays for the process's lifetime; i < SLOTS.
         unsafe { &(*self.shared).slots[i] }
+    }
+
+    /// Counts one more journal entry for the pair whose name hashes to `name_hash`; returns
+    /// the new count. Counters are shared by every process using this state directory, so the
+    /// journal limit holds across processes. A full counter table counts in the last slot.
+    pub fn count_journal(&self, name_hash: u64) -> u64 {
+        let h = name_hash.max(1);
+        // SAFETY: the mapping stays for the process's lifetime.
+        let counters = unsafe { &(*self.shared).header.journals };
+        let start = (h % JOURNAL_COUNTERS as u64) as usize;
+        for i in 0..JOURNAL_COUNTERS {
+            let c = &counters[(start + i) % JOURNAL_COUNTERS];
+            match c.owner.compare_exchange(0, h, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return c.entries.fetch_add(1, Ordering::AcqRel) + 1,
+                Err(o) if o == h => return c.entries.fetch_add(1, Ordering::AcqRel) + 1,
+                Err(_) => continue,
+            }
+        }
+        counters[start].entries.fetch_add(1, Ordering::AcqRel) + 1
+    }
+
+    /// Resets the journal counter of a pair (after its journal was replayed and emptied).
+    pub fn reset_journal(&self, name_hash: u64) {
+        let h = name_hash.max(1);
+        // SAFETY: as above.
+        let counters = unsafe { &(*self.shared).header.journals };
+        for c in counters.iter().filter(|c| c.owner.load(Ordering::Acquire) == h) {
+            c.entries.store(0, Ordering::Release);
+        }
     }
 
     /// Takes the slot for `key`. `None` only for a nested acquisition that could not get the
@@ -200,3 +243,10 @@ pub fn key_of(st: &libc::stat) -> u64 {
         k
     }
 }
+
+/// FNV-1a hash of a pair name, the key of its journal counter.
+pub fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+const _: () = assert!(std::mem::size_of::<Header>() == 4096);

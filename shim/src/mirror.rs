@@ -173,8 +173,15 @@ pub fn fanout_fd(
     let mut need_path = false;
     for copy in (0..ncopies).filter(|&c| c != e.origin) {
         let t = e.twins[copy];
-        if !st.online(e.pair, copy) || t == fdtable::LOST_TWIN {
+        if t == fdtable::LOST_TWIN {
+            // Journaled when it was lost; the file is resynchronised as a whole.
+            continue;
+        }
+        if !st.online(e.pair, copy) {
             st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Fd(fd));
+            if t >= 0 {
+                lose_twin(fd, copy, t);
+            }
             continue;
         }
         if t < 0 {
@@ -185,6 +192,7 @@ pub fn fanout_fd(
             if let Some(fail) = st.mirror_failed(e.pair, copy, Rel::Fd(fd), err) {
                 result = Err(fail);
             }
+            lose_twin(fd, copy, t);
         }
     }
     if need_path {

@@ -263,6 +263,21 @@ impl State {
                 }
             },
         };
+        if let Some(t) = self.locks() {
+            let n = t.count_journal(crate::lock::name_hash(&self.pair(pair).name));
+            let limit = self.pair(pair).journal_limit;
+            if n > limit {
+                // Overflowed: one Full record says a whole-tree resync is needed; later
+                // entries add nothing to that.
+                if n == limit + 1 {
+                    crate::log!(Level::Warn, "pair {}: journal limit {limit} reached; a full resync is needed", self.pair(pair).name);
+                    for c in 0..self.pair(pair).copies.len() {
+                        self.journal_full(pair, c);
+                    }
+                }
+                return;
+            }
+        }
         let mut rec = [0u8; PATH_MAX + 64];
         match mfs_core::journal::encode_into(kind, copy, sys::getpid() as u32, path, &mut rec) {
             Some(n) => self.append_journal(pair, &rec[..n]),
