@@ -96,11 +96,11 @@ pub fn init() {
         None => DISABLED,
     };
     PHASE.store(phase, Ordering::Release);
+    drop(guard);
     if phase == ACTIVE {
         after_activation();
     }
     drop(saved);
-    drop(guard);
 }
 
 fn build() -> Option<State> {
@@ -335,6 +335,11 @@ impl State {
     /// directory), lexically. `scratch` holds the absolute path when one had to be built.
     #[inline]
     pub fn classify_at<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
+        if path.starts_with(b"/dev/") || path.starts_with(b"/proc/") {
+            if is_fd_alias(path) {
+                return Class::FdAlias;
+            }
+        }
         if let Some(p) = normal_form(path) {
             return self.class_of(p);
         }
@@ -393,6 +398,9 @@ pub enum Class<'a> {
     Unknown,
     /// In a pair; `abs` is the absolute origin-side path.
     In { hit: Hit<'a>, abs: &'a [u8] },
+    /// A name for an open descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`): what it
+    /// opens is known only from the kernel's path of the result.
+    FdAlias,
 }
 
 impl Class<'_> {
@@ -401,10 +409,18 @@ impl Class<'_> {
         match self {
             Class::Outside => kind::OUTSIDE,
             Class::Related => kind::RELATED,
-            Class::Unknown => kind::EMPTY,
+            Class::Unknown | Class::FdAlias => kind::EMPTY,
             Class::In { .. } => kind::MIRRORED,
         }
     }
+}
+
+/// True for the names that reopen an open descriptor.
+fn is_fd_alias(path: &[u8]) -> bool {
+    [&b"/dev/stdin"[..], b"/dev/stdout", b"/dev/stderr"].contains(&path)
+        || path.starts_with(b"/dev/fd/")
+        || path.starts_with(b"/proc/self/fd/")
+        || path.starts_with(b"/proc/thread-self/fd/")
 }
 
 /// Where a journaled path comes from.

@@ -46,9 +46,26 @@ pub unsafe fn open_like(dirfd: c_int, path: *const c_char, flags: c_int, mode: m
                 return -1;
             }
         }
+        Class::FdAlias => {
+            let _errno = ErrnoGuard::save();
+            protect(|| (), || opened_by_kernel_path(st, fd, flags, mode));
+        }
         other => fdtable::set_kind(fd, other.fd_kind()),
     }
     fd
+}
+
+/// Classifies a new fd by the kernel's path of what it opened (for `/dev/stdout` and the
+/// like, which reach files only through magic links).
+fn opened_by_kernel_path(st: &State, fd: RawFd, flags: c_int, mode: mode_t) {
+    let mut path = [0u8; mfs_core::path::PATH_MAX];
+    let Ok(n) = sys::fd_path(fd, &mut path) else { return };
+    match st.classifier.classify(&path[..n]) {
+        Some(hit) => {
+            let _ = opened(st, fd, Loc::from(hit), flags, mode);
+        }
+        None => fdtable::set_kind(fd, kind::EMPTY),
+    }
 }
 
 /// Any copy other than the origin (for journaling when the shim itself failed).
