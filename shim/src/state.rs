@@ -216,6 +216,17 @@ impl State {
         self.pairs[pair].copies[copy].root_fd.load(Ordering::Relaxed)
     }
 
+    /// A change succeeded at a path the shim cannot place (deeper than PATH_MAX): nothing is
+    /// mirrored, so every pair is journaled for a full resync rather than silently skipped.
+    pub fn unplaced_change(&self) {
+        crate::log!(Level::Warn, "a change at a path deeper than PATH_MAX was not mirrored; journaled for a full resync");
+        for (pi, pair) in self.cfg.pairs.iter().enumerate() {
+            for copy in 0..pair.copies.len() {
+                self.journal_full(pi, copy);
+            }
+        }
+    }
+
     /// Moves one of the shim's private descriptors off `fd` (the program is about to dup2
     /// onto that number), updating whoever holds it.
     pub fn relocate_private(&self, fd: RawFd) {
@@ -356,6 +367,8 @@ impl State {
     }
 
     fn classify_slow<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
+        // Runs before the program's call: the syscalls here must not leave errno changed.
+        let _errno = sys::ErrnoGuard::save();
         let mut base = [0u8; PATH_MAX];
         let base_len = if path.first() == Some(&b'/') {
             base[0] = b'/';
@@ -366,7 +379,8 @@ impl State {
             }
             match cwd::copy(&mut base) {
                 Some(n) => n,
-                None => return Class::Unknown,
+                // getcwd failed: the working directory is deeper than PATH_MAX (or gone).
+                None => return Class::TooLong,
             }
         } else {
             let k = fdtable::kind_of(dirfd);
@@ -375,12 +389,15 @@ impl State {
             }
             match sys::fd_path(dirfd, &mut base) {
                 Ok(n) if base[0] == b'/' => n,
+                Err(Errno(libc::ENAMETOOLONG)) => return Class::TooLong,
                 _ => return Class::Unknown,
             }
         };
         let abs = scratch.insert(AbsPath::new());
-        if abs.set_resolved(&base[..base_len], path).is_err() {
-            return Class::Unknown;
+        match abs.set_resolved(&base[..base_len], path) {
+            Ok(()) => {}
+            Err(mfs_core::path::PathError::TooLong) => return Class::TooLong,
+            Err(_) => return Class::Unknown,
         }
         self.class_of(abs.as_bytes())
     }
@@ -394,8 +411,12 @@ pub enum Class<'a> {
     Outside,
     /// Above a root: paths relative to it may enter a pair.
     Related,
-    /// The shim could not tell (path too long, unreadable dirfd): treated as not mirrored.
+    /// The shim could not tell (unreadable dirfd): treated as not mirrored.
     Unknown,
+    /// Longer than PATH_MAX once made absolute: the shim cannot place it, so a change made
+    /// through it is journaled as needing a full resync of every pair (see
+    /// [`State::unplaced_change`]).
+    TooLong,
     /// In a pair; `abs` is the absolute origin-side path.
     In { hit: Hit<'a>, abs: &'a [u8] },
     /// A name for an open descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`): what it
@@ -409,7 +430,7 @@ impl Class<'_> {
         match self {
             Class::Outside => kind::OUTSIDE,
             Class::Related => kind::RELATED,
-            Class::Unknown | Class::FdAlias => kind::EMPTY,
+            Class::Unknown | Class::TooLong | Class::FdAlias => kind::EMPTY,
             Class::In { .. } => kind::MIRRORED,
         }
     }

@@ -7,7 +7,7 @@
 use std::ffi::CStr;
 use std::os::fd::RawFd;
 
-use libc::{c_int, c_long, c_void, off_t};
+use libc::{c_int, c_long, off_t};
 
 /// An errno value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +244,11 @@ pub fn fchmodat(dirfd: RawFd, name: &CStr, mode: libc::mode_t) -> SysResult<()> 
     syscall!(libc::SYS_fchmodat, dirfd, name.as_ptr(), mode).map(drop)
 }
 
+/// fchmodat2 (Linux 6.6+), which takes `AT_SYMLINK_NOFOLLOW`; ENOSYS on older kernels.
+pub fn fchmodat2(dirfd: RawFd, name: &CStr, mode: libc::mode_t, flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_fchmodat2, dirfd, name.as_ptr(), mode, flags).map(drop)
+}
+
 pub fn fchown(fd: RawFd, uid: libc::uid_t, gid: libc::gid_t) -> SysResult<()> {
     syscall!(libc::SYS_fchown, fd, uid, gid).map(drop)
 }
@@ -258,28 +263,28 @@ pub fn utimensat(dirfd: RawFd, name: Option<&CStr>, times: *const libc::timespec
     syscall!(libc::SYS_utimensat, dirfd, p, times, flags).map(drop)
 }
 
-pub fn setxattr(path: &CStr, name: *const libc::c_char, value: *const c_void, size: usize, flags: c_int) -> SysResult<()> {
-    syscall!(libc::SYS_setxattr, path.as_ptr(), name, value, size, flags).map(drop)
+pub fn setxattr(path: &CStr, name: &CStr, value: &[u8], flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_setxattr, path.as_ptr(), name.as_ptr(), value.as_ptr(), value.len(), flags).map(drop)
 }
 
-pub fn lsetxattr(path: &CStr, name: *const libc::c_char, value: *const c_void, size: usize, flags: c_int) -> SysResult<()> {
-    syscall!(libc::SYS_lsetxattr, path.as_ptr(), name, value, size, flags).map(drop)
+pub fn lsetxattr(path: &CStr, name: &CStr, value: &[u8], flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_lsetxattr, path.as_ptr(), name.as_ptr(), value.as_ptr(), value.len(), flags).map(drop)
 }
 
-pub fn fsetxattr(fd: RawFd, name: *const libc::c_char, value: *const c_void, size: usize, flags: c_int) -> SysResult<()> {
-    syscall!(libc::SYS_fsetxattr, fd, name, value, size, flags).map(drop)
+pub fn fsetxattr(fd: RawFd, name: &CStr, value: &[u8], flags: c_int) -> SysResult<()> {
+    syscall!(libc::SYS_fsetxattr, fd, name.as_ptr(), value.as_ptr(), value.len(), flags).map(drop)
 }
 
-pub fn removexattr(path: &CStr, name: *const libc::c_char) -> SysResult<()> {
-    syscall!(libc::SYS_removexattr, path.as_ptr(), name).map(drop)
+pub fn removexattr(path: &CStr, name: &CStr) -> SysResult<()> {
+    syscall!(libc::SYS_removexattr, path.as_ptr(), name.as_ptr()).map(drop)
 }
 
-pub fn lremovexattr(path: &CStr, name: *const libc::c_char) -> SysResult<()> {
-    syscall!(libc::SYS_lremovexattr, path.as_ptr(), name).map(drop)
+pub fn lremovexattr(path: &CStr, name: &CStr) -> SysResult<()> {
+    syscall!(libc::SYS_lremovexattr, path.as_ptr(), name.as_ptr()).map(drop)
 }
 
-pub fn fremovexattr(fd: RawFd, name: *const libc::c_char) -> SysResult<()> {
-    syscall!(libc::SYS_fremovexattr, fd, name).map(drop)
+pub fn fremovexattr(fd: RawFd, name: &CStr) -> SysResult<()> {
+    syscall!(libc::SYS_fremovexattr, fd, name.as_ptr()).map(drop)
 }
 
 /// Copies `len` bytes from `src` at `src_off` to `dst` at `dst_off` inside the kernel, falling

@@ -57,8 +57,13 @@ unsafe fn path_op(
     if r != 0 {
         return r;
     }
-    let Class::In { hit, abs } = class else { return r };
     let mut errno = ErrnoGuard::save();
+    let Class::In { hit, abs } = class else {
+        if matches!(class, Class::TooLong) {
+            st.unplaced_change();
+        }
+        return r;
+    };
     let loc = Loc::from(hit);
     let res = protect(
         || {
@@ -130,8 +135,10 @@ fn left(st: &State, loc: Loc<'_>, abs: &[u8]) -> Result<(), Errno> {
 }
 
 /// Applies a two-path change within one pair on every other copy: `op(old_dir, old_name,
-/// new_dir, new_name)`.
-fn two_path(st: &State, old: Loc<'_>, new: Loc<'_>, mut op: impl FnMut(RawFd, &CStr, RawFd, &CStr) -> SysResult<()>) -> Result<(), Errno> {
+/// new_dir, new_name)`. A copy that refuses a parent because the lexical path would leave its
+/// root (a symlink on the way) is reported as `Err(Escaped)` so the caller can place both
+/// paths by the kernel's view and try again.
+fn two_path(st: &State, old: Loc<'_>, new: Loc<'_>, mut op: impl FnMut(RawFd, &CStr, RawFd, &CStr) -> SysResult<()>) -> Result<Result<(), Errno>, Escaped> {
     let mut result = Ok(());
     for copy in (0..st.pair(old.pair).copies.len()).filter(|&c| c != old.origin) {
         if !st.online(old.pair, copy) {
@@ -142,14 +149,92 @@ fn two_path(st: &State, old: Loc<'_>, new: Loc<'_>, mut op: impl FnMut(RawFd, &C
         let r = mirror::at_parent(st, old.pair, copy, old.rel, |od, on| {
             mirror::at_parent(st, new.pair, copy, new.rel, |nd, nn| op(od, on, nd, nn))
         });
-        if let Err(e) = r {
-            st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(old.rel));
-            if let Some(fail) = st.mirror_failed(new.pair, copy, Rel::Path(new.rel), e) {
-                result = Err(fail);
+        match r {
+            Ok(()) => {}
+            Err(e) if mirror::is_escape(e) => return Err(Escaped),
+            Err(e) => {
+                st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(old.rel));
+                if let Some(fail) = st.mirror_failed(new.pair, copy, Rel::Path(new.rel), e) {
+                    result = Err(fail);
+                }
             }
         }
     }
-    result
+    Ok(result)
+}
+
+/// A mirror-side parent could not be reached beneath the root along the lexical path.
+struct Escaped;
+
+/// The operation a two-path call performs on the mirrors.
+#[derive(Clone, Copy)]
+enum TwoPathOp {
+    Rename(c_uint),
+    Link,
+}
+
+/// Mirrors a rename or link whose two sides were classified as `old` and `new` (each with
+/// its absolute origin-side path). When a side's parent was reached through a symlink the
+/// mirrors refuse, both sides are placed again by their parents' real paths.
+fn two_path_change(st: &State, old: Option<(Loc<'_>, &[u8])>, new: Option<(Loc<'_>, &[u8])>, op: TwoPathOp, retry: bool) -> Result<(), Errno> {
+    match (old, new) {
+        (Some((ol, _)), Some((nl, _))) if ol.pair == nl.pair && ol.origin == nl.origin => {
+            let done = match op {
+                TwoPathOp::Rename(flags) => two_path(st, ol, nl, |od, on, nd, nn| sys::renameat2(od, on, nd, nn, flags)),
+                TwoPathOp::Link => two_path(st, ol, nl, |od, on, nd, nn| sys::linkat(od, on, nd, nn, 0)),
+            };
+            match done {
+                Ok(r) => r,
+                Err(Escaped) if retry => {
+                    let (mut b1, mut b2) = ([0u8; PATH_MAX], [0u8; PATH_MAX]);
+                    let (mut a1, mut a2) = ([0u8; PATH_MAX], [0u8; PATH_MAX]);
+                    let o2 = canonical(st, old, &mut b1, &mut a1);
+                    let n2 = canonical(st, new, &mut b2, &mut a2);
+                    two_path_change(st, o2, n2, op, false)
+                }
+                Err(Escaped) => {
+                    journal_all(st, ol);
+                    journal_all(st, nl);
+                    Ok(())
+                }
+            }
+        }
+        (ol, nl) => {
+            // Crossing a pair boundary: what left is removed, what entered is copied. With
+            // RENAME_EXCHANGE both objects crossed; a link leaves its source in place.
+            let mut res = Ok(());
+            if let Some((l, abs)) = ol {
+                res = match op {
+                    TwoPathOp::Rename(flags) if flags & libc::RENAME_EXCHANGE != 0 => entered(st, l, abs),
+                    TwoPathOp::Rename(_) => left(st, l, abs),
+                    TwoPathOp::Link => Ok(()),
+                };
+            }
+            if let Some((l, abs)) = nl {
+                let r2 = entered(st, l, abs);
+                if res.is_ok() {
+                    res = r2;
+                }
+            }
+            res
+        }
+    }
+}
+
+/// Places one side of a two-path call by its parent directory's real path: `Some` when that
+/// lies in a pair. `rel` and `abs` receive the new relative and absolute paths.
+fn canonical<'b>(st: &State, side: Option<(Loc<'_>, &[u8])>, rel: &'b mut [u8; PATH_MAX], abs: &'b mut [u8; PATH_MAX]) -> Option<(Loc<'b>, &'b [u8])> {
+    let (_, lexical) = side?;
+    let (pair, origin, r) = mirror::canonical_rel(st, lexical, rel)?;
+    let copy = &st.pair(pair).copies[origin];
+    let root = copy.canonical.as_os_str();
+    let root = std::os::unix::ffi::OsStrExt::as_bytes(root);
+    let mut len = 0;
+    for part in [root, if r.is_empty() { &b""[..] } else { &b"/"[..] }, r] {
+        abs.get_mut(len..len + part.len())?.copy_from_slice(part);
+        len += part.len();
+    }
+    Some((Loc { pair, origin, rel: r }, &abs[..len]))
 }
 
 /// The shared body of rename, renameat and renameat2.
@@ -164,7 +249,14 @@ unsafe fn rename_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *co
     let o = Side { class: protect(|| Class::Unknown, || st.classify_at(olddir, ob, &mut s1)) };
     let n = Side { class: protect(|| Class::Unknown, || st.classify_at(newdir, nb, &mut s2)) };
     let r = real();
-    if r != 0 || (o.loc().is_none() && n.loc().is_none()) {
+    if r != 0 {
+        return r;
+    }
+    if o.loc().is_none() && n.loc().is_none() {
+        if matches!(o.class, Class::TooLong) || matches!(n.class, Class::TooLong) {
+            let _errno = ErrnoGuard::save();
+            st.unplaced_change();
+        }
         return r;
     }
     let mut errno = ErrnoGuard::save();
@@ -175,26 +267,7 @@ unsafe fn rename_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *co
             }
             Ok(())
         },
-        || match (o.loc(), n.loc()) {
-            (Some((ol, _)), Some((nl, _))) if ol.pair == nl.pair && ol.origin == nl.origin => {
-                two_path(st, ol, nl, |od, on, nd, nn| sys::renameat2(od, on, nd, nn, flags))
-            }
-            (ol, nl) => {
-                // Crossing a pair boundary: what left is removed, what entered is copied.
-                // With RENAME_EXCHANGE both objects crossed.
-                let mut res = Ok(());
-                if let Some((l, abs)) = ol {
-                    res = if flags & libc::RENAME_EXCHANGE != 0 { entered(st, l, abs) } else { left(st, l, abs) };
-                }
-                if let Some((l, abs)) = nl {
-                    let r2 = entered(st, l, abs);
-                    if res.is_ok() {
-                        res = r2;
-                    }
-                }
-                res
-            }
-        },
+        || two_path_change(st, o.loc(), n.loc(), TwoPathOp::Rename(flags), true),
     );
     finish(r, res, &mut errno)
 }
@@ -254,9 +327,7 @@ unsafe fn link_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *cons
                 });
             }
             match o.loc() {
-                Some((ol, _)) if ol.pair == nl.pair && ol.origin == nl.origin && flags & libc::AT_SYMLINK_FOLLOW == 0 => {
-                    two_path(st, ol, nl, |od, on, nd, nn| sys::linkat(od, on, nd, nn, 0))
-                }
+                Some(old) if flags & libc::AT_SYMLINK_FOLLOW == 0 => two_path_change(st, Some(old), Some((nl, nabs)), TwoPathOp::Link, true),
                 // From outside the pair, through a followed symlink, or from an fd: the new
                 // name's object is copied (a hard link cannot cross trees).
                 _ => entered(st, nl, nabs),

@@ -46,6 +46,10 @@ pub unsafe fn open_like(dirfd: c_int, path: *const c_char, flags: c_int, mode: m
                 return -1;
             }
         }
+        Class::TooLong if flags & (libc::O_CREAT | libc::O_TRUNC | libc::O_WRONLY | libc::O_RDWR) != 0 => {
+            let _errno = ErrnoGuard::save();
+            st.unplaced_change();
+        }
         Class::FdAlias => {
             let _errno = ErrnoGuard::save();
             protect(|| (), || opened_by_kernel_path(st, fd, flags, mode));
