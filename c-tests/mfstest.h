@@ -55,7 +55,7 @@ static int mt_failures;
     } while (0)
 
 /* Path inside the primary (static buffer rotation: up to 8 live results). */
-static const char *P(const char *rel)
+__attribute__((unused)) static const char *P(const char *rel)
 {
     static char bufs[8][4096];
     static int i;
@@ -65,7 +65,7 @@ static const char *P(const char *rel)
 }
 
 /* Path inside the mirror, for tests that look at the mirror directly. */
-static const char *M(const char *rel)
+__attribute__((unused)) static const char *M(const char *rel)
 {
     static char bufs[8][4096];
     static int i;
@@ -75,7 +75,7 @@ static const char *M(const char *rel)
 }
 
 /* Reads a whole small file into buf (NUL-terminated); returns its length or -1. */
-static long slurp(const char *path, char *buf, size_t cap)
+__attribute__((unused)) static long slurp(const char *path, char *buf, size_t cap)
 {
     int fd = open(path, O_RDONLY);
     if (fd < 0)
@@ -105,5 +105,122 @@ static int mt_done(void)
     }
     return 0;
 }
+
+/* ---- data helpers (open, io and descriptor programs) ---- */
+
+#include <sys/syscall.h>
+
+/* Two integer values must be equal; both are printed when they are not. */
+#define EQ(actual, expected)                                                             \
+    do {                                                                                 \
+        long mt_a = (long)(actual), mt_x = (long)(expected);                             \
+        if (mt_a != mt_x) {                                                              \
+            fprintf(stderr, "%s:%d: %s == %ld expected, got %ld (errno %d: %s)\n",      \
+                    __FILE__, __LINE__, #actual, mt_x, mt_a, errno, strerror(errno));    \
+            mt_failures++;                                                               \
+        }                                                                                \
+    } while (0)
+
+/* A call that must succeed and leave errno as it was (set to 1234 before the call). */
+#define KEEPS(call)                                                                      \
+    do {                                                                                 \
+        errno = 1234;                                                                    \
+        long mt_r = (long)(call);                                                        \
+        int mt_e = errno;                                                                \
+        if (mt_r < 0 || mt_e != 1234) {                                                  \
+            fprintf(stderr, "%s:%d: %s: want success with errno kept at 1234, got %ld/errno %d (%s)\n", \
+                    __FILE__, __LINE__, #call, mt_r, mt_e, strerror(mt_e));              \
+            mt_failures++;                                                               \
+        }                                                                                \
+    } while (0)
+
+/* Fills buf with a reproducible pattern that differs for each seed. */
+__attribute__((unused)) static void mt_fill(void *buf, size_t n, unsigned seed)
+{
+    unsigned char *b = buf;
+    unsigned x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        b[i] = (unsigned char)(x >> 16);
+    }
+}
+
+/* Compares two files through raw system calls (no hook sees them); returns 1 when their
+ * sizes and bytes are equal, else prints the first difference and returns 0. */
+__attribute__((unused)) static int mt_raw_same(const char *a, const char *b, const char *file, int line)
+{
+    int fa = (int)syscall(SYS_openat, AT_FDCWD, a, O_RDONLY | O_CLOEXEC);
+    int fb = (int)syscall(SYS_openat, AT_FDCWD, b, O_RDONLY | O_CLOEXEC);
+    int same = 0;
+    if (fa < 0 || fb < 0) {
+        fprintf(stderr, "%s:%d: cannot open %s (%s) or %s (%s)\n", file, line, a,
+                fa < 0 ? "failed" : "ok", b, fb < 0 ? "failed" : "ok");
+        goto out;
+    }
+    static char ba[65536], bb[65536];
+    long off = 0;
+    for (;;) {
+        long na = syscall(SYS_pread64, fa, ba, sizeof ba, off);
+        long nb = syscall(SYS_pread64, fb, bb, sizeof bb, off);
+        if (na < 0 || nb < 0) {
+            fprintf(stderr, "%s:%d: read error comparing %s and %s\n", file, line, a, b);
+            goto out;
+        }
+        long n = na < nb ? na : nb;
+        for (long i = 0; i < n; i++)
+            if (ba[i] != bb[i]) {
+                fprintf(stderr, "%s:%d: %s and %s differ at byte %ld\n", file, line, a, b, off + i);
+                goto out;
+            }
+        if (na != nb) {
+            fprintf(stderr, "%s:%d: %s and %s differ in size (%ld vs %ld)\n", file, line, a, b,
+                    off + na, off + nb);
+            goto out;
+        }
+        if (na == 0)
+            break;
+        off += na;
+    }
+    same = 1;
+out:
+    if (fa >= 0)
+        syscall(SYS_close, fa);
+    if (fb >= 0)
+        syscall(SYS_close, fb);
+    return same;
+}
+
+/* The primary's and the mirror's copy of rel are byte-identical right now. */
+#define SAME(rel)                                                                        \
+    do {                                                                                 \
+        if (!mt_raw_same(P(rel), M(rel), __FILE__, __LINE__))                            \
+            mt_failures++;                                                               \
+    } while (0)
+
+/* A file holds exactly these bytes (read through raw system calls). */
+__attribute__((unused)) static int mt_raw_content(const char *path, const void *want, size_t n, const char *file, int line)
+{
+    static char buf[1 << 20];
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "%s:%d: cannot open %s: %s\n", file, line, path, strerror(errno));
+        return 0;
+    }
+    long got = 0, k;
+    while (got < (long)sizeof buf && (k = syscall(SYS_read, fd, buf + got, sizeof buf - got)) > 0)
+        got += k;
+    syscall(SYS_close, fd);
+    if (got != (long)n || memcmp(buf, want, n) != 0) {
+        fprintf(stderr, "%s:%d: %s holds %ld unexpected byte(s) (want %zu)\n", file, line, path, got, n);
+        return 0;
+    }
+    return 1;
+}
+
+#define CONTENT_IS(path, data, n)                                                        \
+    do {                                                                                 \
+        if (!mt_raw_content((path), (data), (n), __FILE__, __LINE__))                    \
+            mt_failures++;                                                               \
+    } while (0)
 
 #endif

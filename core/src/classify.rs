@@ -30,6 +30,10 @@ pub struct Hit<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Classifier {
     roots: Vec<Root>,
+    /// First component of every root (for [`Classifier::quick_outside`]); empty when a root
+    /// is `/` itself, which disables the quick answer.
+    firsts: Vec<Box<[u8]>>,
+    quick: bool,
 }
 
 impl Classifier {
@@ -48,7 +52,32 @@ impl Classifier {
                 }
             }
         }
-        Classifier { roots }
+        let mut firsts: Vec<Box<[u8]>> = Vec::new();
+        let mut quick = true;
+        for r in &roots {
+            let first = first_component(&r.path);
+            if first.is_empty() {
+                quick = false;
+            } else if !firsts.iter().any(|f| **f == *first) {
+                firsts.push(first.into());
+            }
+        }
+        Classifier { roots, firsts, quick }
+    }
+
+    /// A cheap, conservative test for an absolute path as the program spelt it: true only
+    /// when the path certainly lies outside every root and above none (its first component
+    /// differs from every root's, and no `..` can bring it back). False means "look closer".
+    #[inline]
+    pub fn quick_outside(&self, path: &[u8]) -> bool {
+        if !self.quick {
+            return false;
+        }
+        let first = first_component(path);
+        if first.is_empty() || first == b"." || first == b".." || self.firsts.iter().any(|f| **f == *first) {
+            return false;
+        }
+        !has_dotdot_fast(path)
     }
 
     /// True when there is nothing to match.
@@ -65,6 +94,26 @@ impl Classifier {
     pub fn is_ancestor(&self, abs: &[u8]) -> bool {
         self.roots.iter().any(|r| is_strict_ancestor(abs, &r.path))
     }
+}
+
+/// The first component of an absolute path (empty for `/`).
+fn first_component(path: &[u8]) -> &[u8] {
+    let start = path.iter().position(|&b| b != b'/').unwrap_or(path.len());
+    let rest = &path[start..];
+    let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// True when a `..` component may be present (a scan for `/..` at a component boundary).
+fn has_dotdot_fast(path: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 2 < path.len() {
+        if path[i] == b'/' && path[i + 1] == b'.' && path[i + 2] == b'.' && (i + 3 == path.len() || path[i + 3] == b'/') {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -142,6 +191,31 @@ mod tests {
         assert_eq!(c.classify(abs(&cwd, "../../../x").as_bytes()), None);
         // trailing slashes and repeated separators
         assert_eq!(c.classify(abs(&t, "alias//a///d/").as_bytes()).map(|h| h.rel), Some(&b"d"[..]));
+        fs::remove_dir_all(t).unwrap();
+    }
+
+    #[test]
+    fn quick_outside_is_conservative() {
+        let (t, c) = setup("quick", "two-way");
+        // t is under the temp dir, so every root starts with its first component.
+        let tmp_first = first_component(t.as_os_str().as_bytes()).to_vec();
+        assert!(c.quick_outside(b"/usr/lib/x"));
+        assert!(c.quick_outside(b"//etc/passwd"));
+        assert!(!c.quick_outside(b"/usr/../x"));
+        assert!(!c.quick_outside(b"/"));
+        assert!(!c.quick_outside(b"/./x"));
+        let mut same = b"/".to_vec();
+        same.extend_from_slice(&tmp_first);
+        same.extend_from_slice(b"/whatever");
+        assert!(!c.quick_outside(&same));
+        assert!(c.quick_outside(b"/usr/lib/..x"));
+        assert_eq!(has_dotdot_fast(b"/a/.."), true);
+        assert_eq!(has_dotdot_fast(b"/a/..b"), false);
+        // Whatever quick_outside accepts, the full classification agrees with.
+        for p in [&b"/usr/lib/x"[..], b"/etc", b"/usr/lib/..x"] {
+            let a = AbsPath::resolve(b"/", p).unwrap();
+            assert!(c.classify(a.as_bytes()).is_none() && !c.is_ancestor(a.as_bytes()));
+        }
         fs::remove_dir_all(t).unwrap();
     }
 

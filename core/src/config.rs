@@ -310,7 +310,8 @@ impl Config {
 }
 
 fn parse_file(text: &str) -> Result<RawFile, String> {
-    toml::from_str(text).map_err(|e| e.message().to_string() + &span_hint(text, e.span()))
+    // One line: the shim reports a bad configuration as exactly one line on stderr.
+    toml::from_str(text).map_err(|e| e.message().split_whitespace().collect::<Vec<_>>().join(" ") + &span_hint(text, e.span()))
 }
 
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
