@@ -97,6 +97,8 @@ struct Slot {
 
 static TABLE: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
 static CAP: AtomicUsize = AtomicUsize::new(0);
+/// One above the highest fd number ever recorded as mirrored (bounds whole-table scans).
+static HIGH: AtomicUsize = AtomicUsize::new(0);
 
 /// Allocates the table for fd numbers below `cap` (pages are touched only when used).
 pub fn init(cap: usize) -> bool {
@@ -141,6 +143,17 @@ pub fn kind_of(fd: RawFd) -> u8 {
 /// True when the table covers `fd`.
 pub fn covers(fd: RawFd) -> bool {
     slot(fd).is_some()
+}
+
+/// The flag bits of a mirrored slot (one load each for kind and flags), or `None` for every
+/// other kind: the cheap test hooks make before taking a full [`get`].
+#[inline(always)]
+pub fn flags_of(fd: RawFd) -> Option<u8> {
+    let s = slot(fd)?;
+    if s.kind.load(Ordering::Acquire) != kind::MIRRORED {
+        return None;
+    }
+    Some(s.flags.load(Ordering::Relaxed))
 }
 
 /// A consistent copy of a mirrored slot, or `None` for every other kind.
@@ -201,6 +214,7 @@ fn write_with(s: &Slot, f: impl FnOnce(&Slot)) {
 /// Records a mirrored fd.
 pub fn set(fd: RawFd, e: &Entry) {
     let Some(s) = slot(fd) else { return };
+    HIGH.fetch_max(fd as usize + 1, Ordering::Relaxed);
     write_with(s, |s| {
         s.pair.store(e.pair as u8, Ordering::Relaxed);
         s.origin.store(e.origin as u8, Ordering::Relaxed);
@@ -272,5 +286,5 @@ pub fn set_twin_of(fd: RawFd, copy: usize, twin: RawFd) {
 
 /// Mirrored fds currently in the table (for the exit-time flush and fork).
 pub fn mirrored_fds() -> impl Iterator<Item = (RawFd, Entry)> {
-    (0..capacity() as RawFd).filter_map(|fd| get(fd).map(|e| (fd, e)))
+    (0..HIGH.load(Ordering::Relaxed).min(capacity()) as RawFd).filter_map(|fd| get(fd).map(|e| (fd, e)))
 }

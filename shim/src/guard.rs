@@ -6,10 +6,15 @@
 //! destructor, so it stays usable while a thread exits.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 thread_local! {
     static INSIDE: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Number of threads inside the shim's slow paths right now: while it is 0 (nearly always),
+/// [`Guard::maybe_active`] answers without touching thread-local storage.
+static HOLDERS: AtomicUsize = AtomicUsize::new(0);
 
 /// Proof that this thread is inside the shim; dropping it leaves.
 pub struct Guard(());
@@ -24,6 +29,7 @@ impl Guard {
                     None
                 } else {
                     c.set(true);
+                    HOLDERS.fetch_add(1, Ordering::AcqRel);
                     Some(Guard(()))
                 }
             })
@@ -36,10 +42,17 @@ impl Guard {
     pub fn active() -> bool {
         INSIDE.try_with(Cell::get).unwrap_or(true)
     }
+
+    /// Like [`Guard::active`], but one relaxed load when no thread holds a guard.
+    #[inline(always)]
+    pub fn maybe_active() -> bool {
+        HOLDERS.load(Ordering::Acquire) != 0 && Self::active()
+    }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = INSIDE.try_with(|c| c.set(false));
+        HOLDERS.fetch_sub(1, Ordering::AcqRel);
     }
 }

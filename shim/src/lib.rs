@@ -28,6 +28,7 @@ pub mod sys;
 /// does nothing when neither `MFS_MIRROR` nor `MFS_CONFIG` is set). Hooks that run earlier
 /// (other libraries' constructors) initialise on first use instead.
 extern "C" fn on_load() {
+    hooks::fd::resolve_vfork();
     if std::env::var_os(mfs_core::config::ENV_MIRROR).is_none() && std::env::var_os(mfs_core::config::ENV_CONFIG).is_none() {
         return;
     }

@@ -61,7 +61,7 @@ static OWNER: AtomicI32 = AtomicI32::new(0);
 pub fn get() -> Option<&'static State> {
     let p = STATE.load(Ordering::Acquire);
     if !p.is_null() {
-        if Guard::active() {
+        if Guard::maybe_active() {
             return None;
         }
         // SAFETY: published once, never freed.
@@ -153,6 +153,9 @@ fn build() -> Option<State> {
 
 fn after_activation() {
     OWNER.store(sys::getpid(), Ordering::Relaxed);
+    if crate::hooks::fd::REAL_VFORK.load(Ordering::Relaxed) == 0 {
+        crate::hooks::fd::resolve_vfork();
+    }
     cwd::refresh();
     // SAFETY: registering a plain extern "C" handler.
     unsafe { libc::pthread_atfork(None, None, Some(atfork_child)) };
@@ -166,13 +169,46 @@ extern "C" fn atfork_child() {
 /// Called in a fork child (from the fork hooks and the atfork handler).
 pub fn after_fork_child() {
     OWNER.store(sys::getpid(), Ordering::Relaxed);
+    VFORK_PENDING.store(false, Ordering::Relaxed);
     cwd::reset_after_fork();
 }
 
-/// True when this process owns the shim's memory (false in a vfork child that shares it).
+/// Set by the vfork hook just before the real vfork; cleared when the thread that called vfork
+/// makes its next call into the shim in the parent.
+static VFORK_PENDING: AtomicBool = AtomicBool::new(false);
+/// The thread that called vfork last.
+static VFORK_TID: AtomicI32 = AtomicI32::new(0);
+
+/// Called by the vfork hook in the parent, before the real vfork.
+pub fn before_vfork() {
+    if STATE.load(Ordering::Acquire).is_null() {
+        return;
+    }
+    VFORK_TID.store(sys::gettid(), Ordering::Relaxed);
+    VFORK_PENDING.store(true, Ordering::SeqCst);
+}
+
+/// True when this process owns the shim's memory; false in a vfork child, which runs in its
+/// parent's memory and must not change shared bookkeeping (python's subprocess closes every
+/// descriptor in such a child). Costs one load unless a vfork is in flight.
 #[inline]
 pub fn owns_memory() -> bool {
-    OWNER.load(Ordering::Relaxed) == sys::getpid()
+    if !VFORK_PENDING.load(Ordering::Acquire) {
+        return true;
+    }
+    owns_memory_slow()
+}
+
+#[cold]
+fn owns_memory_slow() -> bool {
+    if OWNER.load(Ordering::Relaxed) != sys::getpid() {
+        return false;
+    }
+    if VFORK_TID.load(Ordering::Relaxed) == sys::gettid() {
+        // The vforking thread is back in the parent: its child has exec'd or exited.
+        VFORK_PENDING.store(false, Ordering::Release);
+    }
+    true
 }
 
 /// Writes one message to stderr (configuration problems only).
@@ -346,10 +382,11 @@ impl State {
     /// directory), lexically. `scratch` holds the absolute path when one had to be built.
     #[inline]
     pub fn classify_at<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
-        if path.starts_with(b"/dev/") || path.starts_with(b"/proc/") {
-            if is_fd_alias(path) {
-                return Class::FdAlias;
-            }
+        if (path.starts_with(b"/dev/") || path.starts_with(b"/proc/")) && is_fd_alias(path) {
+            return Class::FdAlias;
+        }
+        if path.first() == Some(&b'/') && self.classifier.quick_outside(path) {
+            return Class::Outside;
         }
         if let Some(p) = normal_form(path) {
             return self.class_of(p);

@@ -189,9 +189,9 @@ hooks! {
                 -1
             }
             _ => {
-                if state::owns_memory() {
-                    fdtable::set_kind(fd, kind::EMPTY);
-                }
+                // OUTSIDE or RELATED: forgetting it is harmless even from a vfork child (the
+                // parent's next use of the number only takes the slow path).
+                fdtable::set_kind(fd, kind::EMPTY);
                 unsafe { real::close(fd) }
             }
         }
@@ -290,4 +290,54 @@ hooks! {
 trampolines! {
     fcntl => mfs_c_fcntl;
     fcntl64 => mfs_c_fcntl;
+}
+
+/// Runs in the parent just before libc's vfork (see [`vfork`]).
+extern "C" fn note_vfork() {
+    let _errno = ErrnoGuard::save();
+    state::before_vfork();
+}
+
+/// libc's vfork, resolved by the constructor (or on first use of any hook).
+pub static REAL_VFORK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Falls back to fork when libc's vfork could not be resolved (fork is a valid vfork).
+extern "C" fn vfork_fallback() -> libc::pid_t {
+    unsafe { real::fork() }
+}
+
+/// vfork and __vfork: record that a vfork is in flight, then jump to libc's vfork with the
+/// caller's stack and registers untouched, so the child returns straight to the program (a
+/// wrapper frame would be overwritten by the child). The shim never wraps the call itself.
+macro_rules! vfork_hook {
+    ($($name:ident),*) => {$(
+        #[unsafe(naked)]
+        #[cfg_attr(not(test), no_mangle)]
+        pub unsafe extern "C" fn $name() -> libc::pid_t {
+            #[cfg(target_arch = "x86_64")]
+            core::arch::naked_asm!(
+                "sub rsp, 8",
+                "call {note}",
+                "add rsp, 8",
+                "mov rax, qword ptr [rip + {real}]",
+                "test rax, rax",
+                "jz 2f",
+                "jmp rax",
+                "2:",
+                "jmp {fallback}",
+                note = sym note_vfork,
+                real = sym REAL_VFORK,
+                fallback = sym vfork_fallback,
+            );
+        }
+    )*};
+}
+
+vfork_hook!(vfork, __vfork);
+
+/// Resolves libc's vfork for the hook above.
+pub fn resolve_vfork() {
+    // SAFETY: dlsym with a NUL-terminated name.
+    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, c"vfork".as_ptr()) } as usize;
+    REAL_VFORK.store(p, std::sync::atomic::Ordering::Relaxed);
 }

@@ -17,7 +17,10 @@ use crate::state::{self, Rel, State};
 use crate::sys::{self, Errno, ErrnoGuard, SysResult};
 
 /// Takes the coherency lock of a mirrored file (none when no lock table is available).
-fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Option<Held<'a>> {
+pub(crate) fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Option<Held<'a>> {
+    // Taking the lock runs before the program's call: creating the lock table on first use
+    // (mkdir of an existing state directory) must not leave its errno behind.
+    let _errno = ErrnoGuard::save();
     let held = st.locks()?.lock(e.key);
     match &held {
         Some(h) => {
@@ -86,10 +89,10 @@ impl Bufs<'_> {
 /// bytes landed on.
 #[inline(always)]
 fn write_like(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssize_t {
-    let Some(e) = fdtable::get(fd) else { return real() };
-    if !e.has(flag::WRITABLE) {
+    if fdtable::flags_of(fd).is_none_or(|f| f & flag::WRITABLE == 0) {
         return real();
     }
+    let Some(e) = fdtable::get(fd) else { return real() };
     let Some(st) = state::get() else { return real() };
     write_mirrored(st, fd, &e, bufs, None, real)
 }
@@ -142,12 +145,24 @@ fn mirror_journal(st: &State, fd: RawFd, e: &Entry) {
 
 #[inline(always)]
 fn pwrite_like(fd: c_int, bufs: Bufs<'_>, off: off_t, real: impl FnOnce() -> ssize_t) -> ssize_t {
+    if fdtable::flags_of(fd).is_none_or(|f| f & flag::WRITABLE == 0) {
+        return real();
+    }
     let Some(e) = fdtable::get(fd) else { return real() };
+    let Some(st) = state::get() else { return real() };
+    write_mirrored(st, fd, &e, bufs, Some(off), real)
+}
+
+/// A write that lands at the end of the file whatever the descriptor's mode and the offset
+/// given (pwritev2 with RWF_APPEND): mirrored like a write on an O_APPEND descriptor.
+fn appending_write(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssize_t {
+    let Some(mut e) = fdtable::get(fd) else { return real() };
     if !e.has(flag::WRITABLE) {
         return real();
     }
     let Some(st) = state::get() else { return real() };
-    write_mirrored(st, fd, &e, bufs, Some(off), real)
+    e.flags |= flag::APPEND;
+    write_mirrored(st, fd, &e, bufs, Some(0), real)
 }
 
 /// For `read_from = "mirror"`: reads at the primary's offset from the first online twin and
@@ -171,6 +186,9 @@ fn read_from_twin(fd: c_int, e: &Entry, buf: *mut c_void, n: size_t, at: Option<
 
 #[inline(always)]
 fn read_like(fd: c_int, buf: *mut c_void, n: size_t, at: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
+    if fdtable::flags_of(fd).is_none_or(|f| f & flag::READ_MIRROR == 0) {
+        return real();
+    }
     if let Some(e) = fdtable::get(fd) {
         if e.has(flag::READ_MIRROR) {
             if let Some(r) = read_from_twin(fd, &e, buf, n, at) {
@@ -183,6 +201,9 @@ fn read_like(fd: c_int, buf: *mut c_void, n: size_t, at: Option<off_t>, real: im
 
 /// For vectored reads from a mirror: the vector is read into in order.
 fn readv_like(fd: c_int, iov: *const iovec, cnt: c_int, at: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
+    if fdtable::flags_of(fd).is_none_or(|f| f & flag::READ_MIRROR == 0) {
+        return real();
+    }
     let Some(e) = fdtable::get(fd).filter(|e| e.has(flag::READ_MIRROR)) else { return real() };
     if iov.is_null() || cnt <= 0 {
         return real();
@@ -354,7 +375,9 @@ hooks! {
     }
     fn pwritev2(fd: c_int, iov: *const iovec, cnt: c_int, off: off_t, flags: c_int) -> ssize_t {
         let v = iovs(iov, cnt);
-        if off == -1 {
+        if flags & libc::RWF_APPEND != 0 {
+            appending_write(fd, Bufs::Vec(v), || unsafe { real::pwritev2(fd, iov, cnt, off, flags) })
+        } else if off == -1 {
             write_like(fd, Bufs::Vec(v), || unsafe { real::pwritev2(fd, iov, cnt, off, flags) })
         } else {
             pwrite_like(fd, Bufs::Vec(v), off, || unsafe { real::pwritev2(fd, iov, cnt, off, flags) })
@@ -362,7 +385,9 @@ hooks! {
     }
     fn pwritev64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t {
         let v = iovs(iov, cnt);
-        if off == -1 {
+        if flags & libc::RWF_APPEND != 0 {
+            appending_write(fd, Bufs::Vec(v), || unsafe { real::pwritev64v2(fd, iov, cnt, off, flags) })
+        } else if off == -1 {
             write_like(fd, Bufs::Vec(v), || unsafe { real::pwritev64v2(fd, iov, cnt, off, flags) })
         } else {
             pwrite_like(fd, Bufs::Vec(v), off, || unsafe { real::pwritev64v2(fd, iov, cnt, off, flags) })

@@ -40,8 +40,15 @@ pub unsafe fn open_like(dirfd: c_int, path: *const c_char, flags: c_int, mode: m
                 || opened(st, fd, loc, flags, mode),
             );
             if let Err(Errno(e)) = r {
-                // Fail mode: the program sees the mirror's error and no descriptor.
+                // Fail mode: the program sees the mirror's error and no descriptor. With
+                // O_CREAT | O_EXCL this call created the primary file: take it back, so
+                // nothing is left half-applied.
                 let _ = unsafe { real::close(fd) };
+                if flags & (libc::O_CREAT | libc::O_EXCL) == (libc::O_CREAT | libc::O_EXCL) && flags & libc::O_TMPFILE != libc::O_TMPFILE {
+                    if let Ok(name) = std::ffi::CString::new(bytes) {
+                        let _ = sys::unlinkat(dirfd, &name, 0);
+                    }
+                }
                 errno.set(e);
                 return -1;
             }
