@@ -98,9 +98,13 @@ fn adopt(st: &State, fd: RawFd) {
             }
             let tflags = libc::O_WRONLY | libc::O_CREAT;
             match mirror::open_on(st, loc.pair, copy, loc.rel, tflags, stat.st_mode & 0o7777) {
-                Ok(t) => {
+                Ok(Some(t)) => {
                     level(fd, t, stat.st_size);
                     e.twins[copy] = t;
+                }
+                Ok(None) => {
+                    // No room for a twin descriptor: level it now, mirror by path later.
+                    st.journal(loc.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
                 }
                 Err(err) => {
                     e.twins[copy] = LOST_TWIN;

@@ -55,10 +55,28 @@ impl<'a> From<Hit<'a>> for Loc<'a> {
 
 /// Opens `rel` on `copy`, beneath its root; the result is moved into the shim's range and
 /// marked as the shim's.
-pub fn open_on(st: &State, pair: usize, copy: usize, rel: &[u8], flags: i32, mode: libc::mode_t) -> SysResult<RawFd> {
+/// `Ok(None)` when the open (and so any O_CREAT/O_TRUNC effect) happened but the descriptor
+/// could not be kept: a descriptor the shim keeps must not take a number the program could
+/// get, and with the high range unavailable (RLIMIT_NOFILE lowered below it) the twin is given
+/// up; the caller then mirrors that fd by path.
+pub fn open_on(st: &State, pair: usize, copy: usize, rel: &[u8], flags: i32, mode: libc::mode_t) -> SysResult<Option<RawFd>> {
+    let fd = open_transient(st, pair, copy, rel, flags, mode)?;
+    if fd >= st.fd_base {
+        return Ok(Some(fd));
+    }
+    let high = sys::dup_at_least(fd, st.fd_base).ok();
+    close_own(fd);
+    if let Some(h) = high {
+        fdtable::set_kind(h, kind::PRIVATE);
+    }
+    Ok(high)
+}
+
+/// Opens `rel` on `copy` for a moment (closed before the hook returns): it may keep a low
+/// number, as the program cannot observe it.
+pub fn open_transient(st: &State, pair: usize, copy: usize, rel: &[u8], flags: i32, mode: libc::mode_t) -> SysResult<RawFd> {
     let c = CRel::new(rel).ok_or(Errno(libc::ENAMETOOLONG))?;
     let fd = sys::open_beneath(st.root_fd(pair, copy), c.as_cstr(), flags, mode)?;
-    let fd = sys::move_high(fd, st.fd_base);
     fdtable::set_kind(fd, kind::PRIVATE);
     Ok(fd)
 }
@@ -80,7 +98,7 @@ pub fn at_parent<R>(st: &State, pair: usize, copy: usize, rel: &[u8], f: impl Fn
     if parent.is_empty() {
         return f(st.root_fd(pair, copy), name.as_cstr());
     }
-    let dir = open_on(st, pair, copy, parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let dir = open_transient(st, pair, copy, parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;
     let r = f(dir, name.as_cstr());
     close_own(dir);
     r

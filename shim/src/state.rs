@@ -5,7 +5,6 @@ use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
-use std::sync::OnceLock;
 
 use mfs_core::classify::{Classifier, Hit};
 use mfs_core::config::{Config, Env, OnMirrorError, Pair, ENV_LOG, ENV_LOG_FILE};
@@ -40,7 +39,10 @@ pub struct State {
     pub state_dir: CString,
     /// Shim descriptors live at or above this number.
     pub fd_base: RawFd,
-    locks: OnceLock<Option<LockTable>>,
+    /// The lock table once opened (leaked: it lives as long as the process).
+    locks: AtomicPtr<LockTable>,
+    /// Set while one thread opens the lock table.
+    locks_opening: AtomicBool,
 }
 
 const UNINIT: u8 = 0;
@@ -148,7 +150,21 @@ fn build() -> Option<State> {
     let state_dir = CString::new(cfg.daemon.state_dir.as_os_str().as_bytes()).ok()?;
     let classifier = Classifier::new(&cfg);
     crate::log!(Level::Info, "mirroring {} pair(s); state in {}", cfg.pairs.len(), cfg.daemon.state_dir.display());
-    Some(State { cfg, classifier, pairs, state_dir, fd_base, locks: OnceLock::new() })
+    let st = State {
+        cfg,
+        classifier,
+        pairs,
+        state_dir,
+        fd_base,
+        locks: AtomicPtr::new(std::ptr::null_mut()),
+        locks_opening: AtomicBool::new(false),
+    };
+    // Journals are opened up front, so that recording a failure never needs a free
+    // descriptor (the program may have used them all).
+    for i in 0..st.pairs.len() {
+        st.open_journal(i);
+    }
+    Some(st)
 }
 
 fn after_activation() {
@@ -231,16 +247,38 @@ impl State {
 
     /// The lock table, opened on first use; `None` when the state directory is unusable.
     pub fn locks(&self) -> Option<&LockTable> {
-        self.locks
-            .get_or_init(|| {
-                ensure_dir(&self.state_dir);
-                let t = LockTable::open(&self.state_dir, self.fd_base);
-                if t.is_none() {
-                    crate::log!(Level::Warn, "no coherency lock table in {:?}; writers are not serialised", self.state_dir);
-                }
-                t
-            })
-            .as_ref()
+        let p = self.locks.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: published once, never freed.
+            return Some(unsafe { &*p });
+        }
+        self.open_locks()
+    }
+
+    /// Opens the lock table; a failure (no free descriptor, unwritable state directory) is
+    /// retried on a later write rather than remembered.
+    #[cold]
+    fn open_locks(&self) -> Option<&LockTable> {
+        if self.locks_opening.swap(true, Ordering::AcqRel) {
+            return None; // another thread (or an interrupted one) is opening it
+        }
+        let _errno = sys::ErrnoGuard::save();
+        ensure_dir(&self.state_dir);
+        let t = LockTable::open(&self.state_dir, self.fd_base);
+        let out = match t {
+            Some(t) => {
+                let p = Box::into_raw(Box::new(t));
+                self.locks.store(p, Ordering::Release);
+                // SAFETY: just published, never freed.
+                Some(unsafe { &*p })
+            }
+            None => {
+                crate::log!(Level::Warn, "no coherency lock table in {:?} yet; this write is not serialised", self.state_dir);
+                None
+            }
+        };
+        self.locks_opening.store(false, Ordering::Release);
+        out
     }
 
     /// True when `copy` of `pair` is still in service for this process.
@@ -287,9 +325,17 @@ impl State {
     /// journals `rel`. Returns the error the program should see (`Some` only in fail mode).
     pub fn mirror_failed(&self, pair: usize, copy: usize, rel: Rel<'_>, e: Errno) -> Option<Errno> {
         let rt = &self.pairs[pair].copies[copy];
-        let n = rt.failures.fetch_add(1, Ordering::Relaxed) + 1;
         let p = self.pair(pair);
-        if n >= p.retries && rt.online.swap(false, Ordering::Relaxed) {
+        if matches!(e.0, libc::EMFILE | libc::ENFILE) {
+            // The process is out of descriptors: not the copy's fault, so it is not counted
+            // against it, but the path is journaled.
+            self.journal(pair, copy, mfs_core::journal::Kind::Dirty, rel);
+            return (p.on_mirror_error == OnMirrorError::Fail).then_some(e);
+        }
+        let n = rt.failures.fetch_add(1, Ordering::Relaxed) + 1;
+        // In fail mode the program sees every mirror error, so a copy is never silently
+        // taken out of service; in degrade mode it is, after `retries` failures.
+        if p.on_mirror_error == OnMirrorError::Degrade && n >= p.retries && rt.online.swap(false, Ordering::Relaxed) {
             crate::log!(Level::Warn, "pair {}: copy {} offline after {n} failures", p.name, p.copies[copy].root.display());
         }
         crate::log!(Level::Debug, "pair {}: copy {} failed with errno {}", p.name, copy, e.0);
@@ -339,33 +385,59 @@ impl State {
         }
     }
 
-    fn append_journal(&self, pair: usize, rec: &[u8]) {
+    /// Opens the journal of `pair` for appending (kept high and open) unless it is open.
+    fn open_journal(&self, pair: usize) -> Option<RawFd> {
         let slot = &self.pairs[pair].journal_fd;
-        let mut fd = slot.load(Ordering::Acquire);
-        if fd < 0 {
-            ensure_dir(&self.state_dir);
-            let name = mfs_core::journal::file_name(&self.pair(pair).name);
-            let mut path = self.state_dir.as_bytes().to_vec();
-            path.push(b'/');
-            path.extend_from_slice(name.as_bytes());
-            let Ok(path) = CString::new(path) else { return };
-            let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW;
-            let Ok(new) = sys::openat(libc::AT_FDCWD, &path, flags, 0o600) else {
-                crate::log!(Level::Error, "cannot open journal {:?}", path);
-                return;
-            };
-            let new = sys::move_high(new, self.fd_base);
-            fdtable::set_kind(new, kind::PRIVATE);
-            match slot.compare_exchange(-1, new, Ordering::AcqRel, Ordering::Acquire) {
-                Ok(_) => fd = new,
-                Err(cur) => {
-                    fdtable::set_kind(new, kind::EMPTY);
-                    sys::close(new);
-                    fd = cur;
-                }
+        let fd = slot.load(Ordering::Acquire);
+        if fd >= 0 {
+            return Some(fd);
+        }
+        let new = self.open_journal_file(pair)?;
+        let new = sys::move_high(new, self.fd_base);
+        if new < self.fd_base {
+            sys::close(new);
+            return None;
+        }
+        fdtable::set_kind(new, kind::PRIVATE);
+        match slot.compare_exchange(-1, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Some(new),
+            Err(cur) => {
+                fdtable::set_kind(new, kind::EMPTY);
+                sys::close(new);
+                Some(cur)
             }
         }
-        if sys::write(fd, rec).is_err() {
+    }
+
+    fn open_journal_file(&self, pair: usize) -> Option<RawFd> {
+        ensure_dir(&self.state_dir);
+        let name = mfs_core::journal::file_name(&self.pair(pair).name);
+        let mut path = self.state_dir.as_bytes().to_vec();
+        path.push(b'/');
+        path.extend_from_slice(name.as_bytes());
+        let path = CString::new(path).ok()?;
+        let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW;
+        match sys::openat(libc::AT_FDCWD, &path, flags, 0o600) {
+            Ok(fd) => Some(fd),
+            Err(Errno(e)) => {
+                crate::log!(Level::Error, "cannot open journal {:?}: errno {e}", path);
+                None
+            }
+        }
+    }
+
+    fn append_journal(&self, pair: usize, rec: &[u8]) {
+        let written = match self.open_journal(pair) {
+            Some(fd) => sys::write(fd, rec).is_ok(),
+            // No room above the program's numbers: append through a descriptor that is
+            // closed again at once.
+            None => self.open_journal_file(pair).is_some_and(|fd| {
+                let ok = sys::write(fd, rec).is_ok();
+                sys::close(fd);
+                ok
+            }),
+        };
+        if !written {
             crate::log!(Level::Error, "journal write failed for pair {}", self.pair(pair).name);
         }
     }

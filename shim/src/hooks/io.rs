@@ -43,7 +43,15 @@ pub(crate) fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Option<Held<'a>> 
 
 /// Mirrors `n` bytes that the primary just took at `off` onto every twin.
 fn write_twins(st: &State, fd: RawFd, e: &Entry, bufs: Bufs<'_>, n: usize, off: off_t) -> Result<(), Errno> {
-    mirror::fanout_fd(st, fd, e, |t| bufs.pwrite_prefix(t, n, off), None)
+    // Copies without a twin descriptor (none could be kept) are written through a moment's
+    // open of the same file.
+    let mut by_path = |_copy: usize, dir: RawFd, name: &std::ffi::CStr| -> SysResult<()> {
+        let t = sys::openat(dir, name, libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
+        let r = bufs.pwrite_prefix(t, n, off);
+        sys::close(t);
+        r
+    };
+    mirror::fanout_fd(st, fd, e, |t| bufs.pwrite_prefix(t, n, off), Some(&mut by_path))
 }
 
 /// Where the bytes of a write come from.

@@ -361,7 +361,7 @@ unsafe fn truncated(path: *const c_char, len: off_t) -> Result<(), Errno> {
                 Some((pair, origin)) => {
                     let loc = Loc { pair, origin, rel };
                     mirror::fanout_path(st, loc, &real_path[..n], |copy, _, _| {
-                        let t = mirror::open_on(st, pair, copy, rel, libc::O_WRONLY, 0)?;
+                        let t = mirror::open_transient(st, pair, copy, rel, libc::O_WRONLY, 0)?;
                         let r = sys::ftruncate(t, len);
                         mirror::close_own(t);
                         r

@@ -7,7 +7,7 @@ use libc::{c_char, c_int, mode_t};
 use mfs_core::config::ReadFrom;
 
 use super::{cbytes, hooks, protect, trampolines};
-use crate::fdtable::{self, flag, kind, Entry, LOST_TWIN};
+use crate::fdtable::{self, flag, kind, Entry, LOST_TWIN, NO_TWIN};
 use crate::mirror::{self, Loc};
 use crate::real::{self, variadic::{call_open, call_openat, OpenAlias}};
 use crate::state::{self, Class, Rel, State};
@@ -114,7 +114,8 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
     } else if flags & libc::O_DIRECTORY != 0 {
         entry_flags |= flag::DIR;
     }
-    if writable {
+    // Only regular files have their data mirrored (a FIFO or device in the tree is not).
+    if writable && regular {
         entry_flags |= flag::WRITABLE;
     }
     if flags & libc::O_APPEND != 0 {
@@ -206,8 +207,10 @@ impl TwinOpen<'_> {
                 continue;
             }
             match mirror::open_on(st, loc.pair, copy, loc.rel, self.tflags, self.mode) {
-                Ok(t) if self.keep => entry.twins[copy] = t,
-                Ok(t) => mirror::close_own(t),
+                Ok(Some(t)) if self.keep => entry.twins[copy] = t,
+                Ok(Some(t)) => mirror::close_own(t),
+                // Applied, but no descriptor can be kept: this fd is mirrored by path.
+                Ok(None) => entry.twins[copy] = NO_TWIN,
                 Err(e) if mirror::is_escape(e) => return Opened::Escaped,
                 Err(e) => {
                     entry.twins[copy] = LOST_TWIN;
