@@ -57,8 +57,8 @@ static int mt_failures;
 /* Path inside the primary (static buffer rotation: up to 8 live results). */
 __attribute__((unused)) static const char *P(const char *rel)
 {
-    static char bufs[8][4096];
-    static int i;
+    static __thread char bufs[8][4096];
+    static __thread int i;
     char *b = bufs[i++ & 7];
     snprintf(b, 4096, "%s/%s", mt_primary, rel);
     return b;
@@ -67,8 +67,8 @@ __attribute__((unused)) static const char *P(const char *rel)
 /* Path inside the mirror, for tests that look at the mirror directly. */
 __attribute__((unused)) static const char *M(const char *rel)
 {
-    static char bufs[8][4096];
-    static int i;
+    static __thread char bufs[8][4096];
+    static __thread int i;
     char *b = bufs[i++ & 7];
     snprintf(b, 4096, "%s/%s", mt_mirror, rel);
     return b;

@@ -8,9 +8,10 @@
 //! - The program's own locks are untouched: nothing is locked on the program's files.
 //! - A holder killed mid-write is detected by the next locker (EOWNERDEAD); the mutex is
 //!   made consistent again and the file the holder was writing is journaled as dirty.
-//! - Recursive, so a signal handler that writes while its thread holds a slot proceeds; a
-//!   nested acquisition of another slot only tries for a bounded time and otherwise reports
-//!   failure, which the caller journals instead of risking a deadlock.
+//! - Signal handlers: pthread mutex calls are not async-signal-safe, so a hook entered from a
+//!   signal handler while its thread is acquiring, holding or releasing a slot never calls
+//!   them. If the interrupted code holds the very slot needed, the nested write is covered by
+//!   it; otherwise the nested write proceeds unserialised and the caller journals the file.
 
 use std::cell::Cell;
 use std::ffi::CStr;
@@ -41,7 +42,7 @@ struct JournalCounter {
 }
 
 #[repr(C, align(64))]
-struct LockSlot {
+pub struct LockSlot {
     mutex: libc::pthread_mutex_t,
     /// Key of the file the holder is writing, 0 when free.
     key: AtomicU64,
@@ -65,8 +66,12 @@ unsafe impl Send for LockTable {}
 unsafe impl Sync for LockTable {}
 
 thread_local! {
-    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// This thread's lock activity: 0 none, else the slot index + 1, with [`BUSY`] set while
+    /// a pthread call on it is in progress (acquiring or releasing).
+    static STATE: Cell<u32> = const { Cell::new(0) };
 }
+
+const BUSY: u32 = 1 << 31;
 
 /// What the previous holder left behind when it died holding the slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +82,15 @@ pub enum Recovered {
     Died(u64),
 }
 
-/// A held slot; released on drop.
-pub struct Held<'a> {
-    slot: &'a LockSlot,
-    pub recovered: Recovered,
+/// The outcome of taking a slot.
+pub enum Held<'a> {
+    /// The slot is held; released on drop.
+    Locked { slot: &'a LockSlot, recovered: Recovered },
+    /// A signal handler's write while its thread already holds this very slot: covered.
+    Covered,
+    /// A signal handler's write while its thread is busy with another slot, or a mutex that
+    /// could not be used: not serialised, so the caller journals the file.
+    Unprotected,
 }
 
 impl LockTable {
@@ -126,12 +136,6 @@ impl LockTable {
         Some(LockTable { shared })
     }
 
-    fn slot(&self, key: u64) -> &LockSlot {
-        let i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS;
-        // SAFETY: the mapping stays for the process's lifetime; i < SLOTS.
-        unsafe { &(*self.shared).slots[i] }
-    }
-
     /// Counts one more journal entry for the pair whose name hashes to `name_hash`; returns
     /// the new count. Counters are shared by every process using this state directory, so the
     /// journal limit holds across processes. A full counter table counts in the last slot.
@@ -161,30 +165,24 @@ impl LockTable {
         }
     }
 
-    /// Takes the slot for `key`. `None` only for a nested acquisition that could not get the
-    /// slot in bounded time, or an unusable mutex.
-    pub fn lock(&self, key: u64) -> Option<Held<'_>> {
-        let slot = self.slot(key);
+    fn index(key: u64) -> usize {
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS
+    }
+
+    /// Takes the slot for `key`.
+    pub fn lock(&self, key: u64) -> Held<'_> {
+        let i = Self::index(key);
+        let me = i as u32 + 1;
+        let cur = STATE.try_with(Cell::get).unwrap_or(BUSY);
+        if cur != 0 {
+            return if cur == me { Held::Covered } else { Held::Unprotected };
+        }
+        let _ = STATE.try_with(|s| s.set(me | BUSY));
+        // SAFETY: the mapping stays for the process's lifetime; i < SLOTS.
+        let slot = unsafe { &(*self.shared).slots[i] };
         let m = &slot.mutex as *const _ as *mut libc::pthread_mutex_t;
-        let nested = DEPTH.try_with(Cell::get).unwrap_or(1) > 0;
-        let rc = if nested {
-            let mut rc;
-            let mut tries = 0;
-            loop {
-                // SAFETY: m points to an initialised process-shared mutex in the mapping.
-                rc = unsafe { libc::pthread_mutex_trylock(m) };
-                if rc != libc::EBUSY || tries > 2000 {
-                    break;
-                }
-                tries += 1;
-                // SAFETY: plain yield.
-                unsafe { libc::sched_yield() };
-            }
-            rc
-        } else {
-            // SAFETY: as above.
-            unsafe { libc::pthread_mutex_lock(m) }
-        };
+        // SAFETY: m points to an initialised process-shared mutex in the mapping.
+        let rc = unsafe { libc::pthread_mutex_lock(m) };
         let recovered = match rc {
             0 => Recovered::Clean,
             libc::EOWNERDEAD => {
@@ -193,23 +191,27 @@ impl LockTable {
                 unsafe { libc::pthread_mutex_consistent(m) };
                 Recovered::Died(slot.key.load(Ordering::Relaxed))
             }
-            _ => return None,
+            _ => {
+                let _ = STATE.try_with(|s| s.set(0));
+                return Held::Unprotected;
+            }
         };
-        let _ = DEPTH.try_with(|d| d.set(d.get() + 1));
         slot.key.store(key, Ordering::Relaxed);
-        Some(Held { slot, recovered })
+        let _ = STATE.try_with(|s| s.set(me));
+        Held::Locked { slot, recovered }
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
-        if DEPTH.try_with(Cell::get).unwrap_or(0) == 0 {
-            self.slot.key.store(0, Ordering::Relaxed);
+        if let Held::Locked { slot, .. } = self {
+            let _ = STATE.try_with(|s| s.set(s.get() | BUSY));
+            slot.key.store(0, Ordering::Relaxed);
+            let m = &slot.mutex as *const _ as *mut libc::pthread_mutex_t;
+            // SAFETY: this thread holds the mutex (Locked exists only after a successful lock).
+            unsafe { libc::pthread_mutex_unlock(m) };
+            let _ = STATE.try_with(|s| s.set(0));
         }
-        let m = &self.slot.mutex as *const _ as *mut libc::pthread_mutex_t;
-        // SAFETY: this thread holds the mutex (Held exists only after a successful lock).
-        unsafe { libc::pthread_mutex_unlock(m) };
     }
 }
 

@@ -62,7 +62,8 @@ pub enum Difference {
         primary: (u32, u32),
         mirror: (u32, u32),
     },
-    /// Hard-link counts of a non-directory.
+    /// Number of names a non-directory has inside its tree (hard links within the tree;
+    /// links from outside the tree are not part of what is mirrored).
     Links {
         path: Vec<u8>,
         primary: u64,
@@ -168,7 +169,7 @@ impl fmt::Display for Difference {
             } => {
                 write!(
                     f,
-                    "{}: link count differs (primary {primary}, mirror {mirror})",
+                    "{}: in-tree link count differs (primary {primary}, mirror {mirror})",
                     show_path(path)
                 )
             }
@@ -233,7 +234,10 @@ fn kind_of(meta: &Metadata) -> &'static str {
 pub fn compare_trees(primary: &Path, mirror: &Path) -> Vec<Difference> {
     let mut out = Vec::new();
     match (fs::symlink_metadata(primary), fs::symlink_metadata(mirror)) {
-        (Ok(a), Ok(b)) => compare_entry(primary, mirror, &a, &b, Vec::new(), &mut out),
+        (Ok(a), Ok(b)) => {
+            let links = (in_tree_links(primary), in_tree_links(mirror));
+            compare_entry(primary, mirror, &a, &b, Vec::new(), &links, &mut out)
+        }
         (Err(e), _) => out.push(Difference::Unreadable {
             side: Side::Primary,
             path: Vec::new(),
@@ -245,6 +249,26 @@ pub fn compare_trees(primary: &Path, mirror: &Path) -> Vec<Difference> {
             error: e.to_string(),
         }),
     }
+    out
+}
+
+/// For every non-directory inode in a tree, how many names it has inside the tree.
+type LinkCounts = std::collections::HashMap<(u64, u64), u64>;
+
+fn in_tree_links(root: &Path) -> LinkCounts {
+    fn walk(dir: &Path, out: &mut LinkCounts) {
+        let Ok(rd) = fs::read_dir(dir) else { return };
+        for e in rd.flatten() {
+            let Ok(m) = e.metadata() else { continue };
+            if m.is_dir() {
+                walk(&e.path(), out);
+            } else if m.nlink() > 1 {
+                *out.entry((m.dev(), m.ino())).or_default() += 1;
+            }
+        }
+    }
+    let mut out = LinkCounts::new();
+    walk(root, &mut out);
     out
 }
 
@@ -269,6 +293,7 @@ fn compare_entry(
     ma: &Metadata,
     mb: &Metadata,
     rel: Vec<u8>,
+    links: &(LinkCounts, LinkCounts),
     out: &mut Vec<Difference>,
 ) {
     let (ka, kb) = (kind_of(ma), kind_of(mb));
@@ -296,12 +321,10 @@ fn compare_entry(
             mirror: (mb.uid(), mb.gid()),
         });
     }
-    if !is_dir && ma.nlink() != mb.nlink() {
-        out.push(Difference::Links {
-            path: rel.clone(),
-            primary: ma.nlink(),
-            mirror: mb.nlink(),
-        });
+    let in_tree = |m: &Metadata, counts: &LinkCounts| counts.get(&(m.dev(), m.ino())).copied().unwrap_or(1);
+    let (la, lb) = (in_tree(ma, &links.0), in_tree(mb, &links.1));
+    if !is_dir && la != lb {
+        out.push(Difference::Links { path: rel.clone(), primary: la, mirror: lb });
     }
     let t = ma.file_type();
     if (t.is_char_device() || t.is_block_device()) && ma.rdev() != mb.rdev() {
@@ -368,7 +391,7 @@ fn compare_dirs(a: &Path, b: &Path, rel: Vec<u8>, out: &mut Vec<Difference>) {
         let (pa, pb) = (a.join(os), b.join(os));
         let child = join(&rel, name);
         match (fs::symlink_metadata(&pa), fs::symlink_metadata(&pb)) {
-            (Ok(ma), Ok(mb)) => compare_entry(&pa, &pb, &ma, &mb, child, out),
+            (Ok(ma), Ok(mb)) => compare_entry(&pa, &pb, &ma, &mb, child, links, out),
             (Ok(ma), Err(e)) if e.kind() == io::ErrorKind::NotFound => {
                 out.push(Difference::OnlyIn {
                     side: Side::Primary,
@@ -685,17 +708,26 @@ mod tests {
     fn reports_link_count_differences() {
         let t = Trees::new("nlink");
         t.both("f", b"x");
+        fs::hard_link(t.a("f"), t.a("g")).unwrap();
+        fs::write(t.b("g"), b"x").unwrap();
+        let d = t.diff();
+        assert_eq!(
+            d,
+            vec![
+                Difference::Links { path: b"f".to_vec(), primary: 2, mirror: 1 },
+                Difference::Links { path: b"g".to_vec(), primary: 2, mirror: 1 },
+            ]
+        );
+    }
+
+    #[test]
+    fn links_from_outside_the_tree_do_not_count() {
+        let t = Trees::new("nlink-out");
+        t.both("f", b"x");
         fs::hard_link(t.a("f"), t.root.join("a-outside")).unwrap();
         let d = t.diff();
         let _ = fs::remove_file(t.root.join("a-outside"));
-        assert_eq!(
-            d,
-            vec![Difference::Links {
-                path: b"f".to_vec(),
-                primary: 2,
-                mirror: 1
-            }]
-        );
+        assert_eq!(d, vec![]);
     }
 
     #[test]

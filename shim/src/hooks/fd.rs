@@ -32,6 +32,9 @@ fn before_close(fd: RawFd, e: &Entry) {
     if e.has(flag::STDIO) {
         crate::hooks::stdio::sync_fd(fd);
     }
+    if e.has(flag::WRITABLE) {
+        crate::hooks::mmap::sync_file(e.key);
+    }
 }
 
 /// Gives `newfd` the same mirroring as `oldfd` (after a successful dup of oldfd onto newfd).

@@ -18,27 +18,23 @@ use crate::sys::{self, Errno, ErrnoGuard, SysResult};
 
 /// Takes the coherency lock of a mirrored file (none when no lock table is available).
 pub(crate) fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Option<Held<'a>> {
-    // Taking the lock runs before the program's call: creating the lock table on first use
-    // (mkdir of an existing state directory) must not leave its errno behind.
     let _errno = ErrnoGuard::save();
-    let held = st.locks()?.lock(e.key);
-    match &held {
-        Some(h) => {
-            if let Recovered::Died(k) = h.recovered {
-                // A writer died between its primary and twin writes: that file may differ.
-                let rel = if k == e.key { Rel::Fd(fd) } else { Rel::Path(b"") };
-                for copy in (0..st.pair(e.pair).copies.len()).filter(|&c| c != e.origin) {
-                    st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, rel);
-                }
-            }
-        }
-        None => {
-            for copy in (0..st.pair(e.pair).copies.len()).filter(|&c| c != e.origin) {
-                st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Fd(fd));
-            }
+    let held = match st.locks() {
+        Some(t) => t.lock(e.key),
+        None => Held::Unprotected,
+    };
+    let journal = match &held {
+        // A writer died between its primary and twin writes: that file may differ.
+        Held::Locked { recovered: Recovered::Died(k), .. } => Some(if *k == e.key { Rel::Fd(fd) } else { Rel::Path(b"") }),
+        Held::Locked { .. } | Held::Covered => None,
+        Held::Unprotected => Some(Rel::Fd(fd)),
+    };
+    if let Some(rel) = journal {
+        for copy in (0..st.pair(e.pair).copies.len()).filter(|&c| c != e.origin) {
+            st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, rel);
         }
     }
-    held
+    Some(held)
 }
 
 /// Mirrors `n` bytes that the primary just took at `off` onto every twin.

@@ -328,13 +328,37 @@ unsafe fn link_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *cons
             }
             match o.loc() {
                 Some(old) if flags & libc::AT_SYMLINK_FOLLOW == 0 => two_path_change(st, Some(old), Some((nl, nabs)), TwoPathOp::Link, true),
-                // From outside the pair, through a followed symlink, or from an fd: the new
-                // name's object is copied (a hard link cannot cross trees).
+                Some(_) => {
+                    // Linking what a symlink leads to: the kernel's path of the target decides.
+                    let (mut rel, mut abs) = ([0u8; PATH_MAX], [0u8; PATH_MAX]);
+                    match followed(st, olddir, ob, &mut rel, &mut abs) {
+                        Some(old) => two_path_change(st, Some(old), Some((nl, nabs)), TwoPathOp::Link, true),
+                        None => entered(st, nl, nabs),
+                    }
+                }
+                // From outside the pair or from an fd: the new name's object is copied (a
+                // hard link cannot cross trees).
                 _ => entered(st, nl, nabs),
             }
         },
     );
     finish(r, res, &mut errno)
+}
+
+/// Where `path` (relative to `dirfd`) leads after following symlinks: `Some` when that is in
+/// a pair, with its relative path in `rel` and absolute path in `abs`.
+fn followed<'b>(st: &State, dirfd: c_int, path: &[u8], rel: &'b mut [u8; PATH_MAX], abs: &'b mut [u8; PATH_MAX]) -> Option<(Loc<'b>, &'b [u8])> {
+    let c = CString::new(path).ok()?;
+    let fd = sys::openat(dirfd, &c, libc::O_PATH, 0).ok()?;
+    let n = sys::fd_path(fd, abs);
+    sys::close(fd);
+    let n = n.ok()?;
+    let hit = st.classifier.classify(&abs[..n])?;
+    let (pair, origin) = (hit.pair, hit.copy);
+    let r = hit.rel;
+    rel[..r.len()].copy_from_slice(r);
+    let rlen = r.len();
+    Some((Loc { pair, origin, rel: &rel[..rlen] }, &abs[..n]))
 }
 
 /// After a successful path truncate: truncate the object the kernel actually reached.
