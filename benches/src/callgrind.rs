@@ -17,25 +17,17 @@ const TOP: usize = 8;
 /// The workloads counted when `--only` is not given: the pass-through ones, whose hook fast
 /// path is what instruction counts are good for.
 pub fn default_selection(all: Vec<Workload>) -> Vec<Workload> {
-    all.into_iter()
-        .filter(|w| w.place == Place::Outside)
-        .collect()
+    all.into_iter().filter(|w| w.place == Place::Outside).collect()
 }
 
 /// Counts every variant of every workload once and prints Ir per operation, then the shim's
 /// most expensive functions per workload.
 pub fn run(r: &Runner<'_>, workloads: &[Workload], out_dir: &Path) -> Result<()> {
-    let ok = Command::new("valgrind")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status();
+    let ok = Command::new("valgrind").arg("--version").stdout(Stdio::null()).status();
     ensure!(ok.is_ok_and(|s| s.success()), "valgrind is not installed");
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
 
-    println!(
-        "  {:<10} instructions (Ir) in each program's timed loop, user space only (callgrind)",
-        "method"
-    );
+    println!("  {:<10} instructions (Ir) in each program's timed loop, user space only (callgrind)", "method");
     println!();
     println!(
         "  {:<14} {:>9} {:>13} {:>13} {:>13} {:>15}",
@@ -81,10 +73,7 @@ pub fn run(r: &Runner<'_>, workloads: &[Workload], out_dir: &Path) -> Result<()>
     }
     for (key, file) in hot {
         println!();
-        println!(
-            "[{key}] shim run: top functions by own instructions ({})",
-            file.display()
-        );
+        println!("[{key}] shim run: top functions by own instructions ({})", file.display());
         for line in top_functions(&file)? {
             println!("  {line}");
         }
@@ -101,44 +90,27 @@ fn count(r: &Runner<'_>, w: &Workload, v: Variant, file: &Path) -> Result<u64> {
         r.sandbox.clean()?;
     }
     let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "--tool=callgrind",
-        "--collect-atstart=no",
-        "--toggle-collect=bench_loop",
-        "-q",
-    ])
-    .arg(format!("--callgrind-out-file={}", file.display()))
-    .arg(r.program(w))
-    .args(&w.params)
-    .args(w.dirs(v, r.sandbox))
-    .stdin(Stdio::null());
+    cmd.args(["--tool=callgrind", "--collect-atstart=no", "--toggle-collect=bench_loop", "-q"])
+        .arg(format!("--callgrind-out-file={}", file.display()))
+        .arg(r.program(w))
+        .args(&w.params)
+        .args(w.dirs(v, r.sandbox))
+        .stdin(Stdio::null());
     r.set_env(&mut cmd, v);
     let out = cmd.output().context("running valgrind")?;
     if !out.status.success() {
-        bail!(
-            "{} ({}) under callgrind failed: {}",
-            w.key,
-            v.label(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
+        bail!("{} ({}) under callgrind failed: {}", w.key, v.label(), String::from_utf8_lossy(&out.stderr).trim());
     }
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     text.lines()
-        .find_map(|l| {
-            l.strip_prefix("totals:")
-                .or_else(|| l.strip_prefix("summary:"))
-        })
+        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
         .and_then(|n| n.trim().parse().ok())
         .with_context(|| format!("no totals in {}", file.display()))
 }
 
 /// The first lines of `callgrind_annotate`'s per-function table.
 fn top_functions(file: &Path) -> Result<Vec<String>> {
-    let out = Command::new("callgrind_annotate")
-        .arg(file)
-        .output()
-        .context("running callgrind_annotate")?;
+    let out = Command::new("callgrind_annotate").arg(file).output().context("running callgrind_annotate")?;
     let text = String::from_utf8_lossy(&out.stdout);
     let lines = text
         .lines()

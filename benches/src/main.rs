@@ -92,11 +92,7 @@ struct Args {
 
 impl Args {
     fn sizes(&self) -> Sizes {
-        let base = if self.quick || self.callgrind {
-            Sizes::quick()
-        } else {
-            Sizes::full()
-        };
+        let base = if self.quick || self.callgrind { Sizes::quick() } else { Sizes::full() };
         Sizes {
             iterations: self.iterations.unwrap_or(base.iterations),
             small_writes: self.small_writes.unwrap_or(base.small_writes),
@@ -145,8 +141,7 @@ fn run(args: Args) -> Result<ExitCode> {
     }
 
     let root = workspace_root();
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
     let shim = match &args.shim {
         Some(p) => p.clone(),
         None => {
@@ -154,17 +149,11 @@ fn run(args: Args) -> Result<ExitCode> {
             target.join("release/libmfs.so")
         }
     };
-    let shim = shim
-        .canonicalize()
-        .with_context(|| format!("no shim at {}", shim.display()))?;
+    let shim = shim.canonicalize().with_context(|| format!("no shim at {}", shim.display()))?;
     let bin_dir = target.join("mfs-bench/bin");
     compile_programs(&root.join("benches/c"), &bin_dir, &args.cc)?;
 
-    let pinned = if args.no_pin {
-        None
-    } else {
-        Some(pin(args.cpu)?)
-    };
+    let pinned = if args.no_pin { None } else { Some(pin(args.cpu)?) };
     runner::catch_interrupts();
     let tmpfs = (!args.no_tmpfs).then(|| sizes.peak_bytes() + (64 << 20));
     let sandbox = Sandbox::create(&args.dir, tmpfs)?;
@@ -173,33 +162,16 @@ fn run(args: Args) -> Result<ExitCode> {
     for (label, value) in machine::describe(&args.cc) {
         println!("  {label:<10} {value}");
     }
-    println!(
-        "  {:<10} {} (primary, mirror and the outside directory)",
-        "fs", sandbox.fs
-    );
+    println!("  {:<10} {} (primary, mirror and the outside directory)", "fs", sandbox.fs);
     println!("  {:<10} {}", "shim", shim.display());
     println!("  {:<10} {}", "load", machine::load_note(None, None));
-    println!(
-        "  {:<10} {}",
-        "pinning",
-        pinned.map_or_else(|| "none".to_string(), |c| format!("CPU {c}"))
-    );
+    println!("  {:<10} {}", "pinning", pinned.map_or_else(|| "none".to_string(), |c| format!("CPU {c}")));
     if !args.callgrind {
-        println!(
-            "  {:<10} {runs} timed runs per variant after one warm-up, variants alternated run by run;",
-            "method"
-        );
-        println!(
-            "  {:<10} times are each program's own CLOCK_MONOTONIC measurement of its loop",
-            ""
-        );
+        println!("  {:<10} {runs} timed runs per variant after one warm-up, variants alternated run by run;", "method");
+        println!("  {:<10} times are each program's own CLOCK_MONOTONIC measurement of its loop", "");
     }
 
-    let runner = Runner {
-        sandbox: &sandbox,
-        bin_dir,
-        shim,
-    };
+    let runner = Runner { sandbox: &sandbox, bin_dir, shim };
     if args.callgrind {
         callgrind::run(&runner, &workloads, &target.join("mfs-bench/callgrind"))?;
         sandbox.clean()?;
@@ -216,15 +188,8 @@ fn run(args: Args) -> Result<ExitCode> {
     }
     sandbox.clean()?;
     report::print_summary(&outcomes);
-    println!(
-        "  machine during the run: {}",
-        machine::load_note(ticks, machine::cpu_ticks())
-    );
-    Ok(if outcomes.iter().any(|o| o.error.is_some()) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    println!("  machine during the run: {}", machine::load_note(ticks, machine::cpu_ticks()));
+    Ok(if outcomes.iter().any(|o| o.error.is_some()) { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
 /// The workloads named by `--only` (all when empty).
@@ -238,10 +203,7 @@ fn select(all: Vec<Workload>, only: &[String]) -> Result<Vec<Workload>> {
             bail!("unknown workload {key:?} (known: {})", keys.join(", "));
         }
     }
-    Ok(all
-        .into_iter()
-        .filter(|w| only.iter().any(|k| k == w.key))
-        .collect())
+    Ok(all.into_iter().filter(|w| only.iter().any(|k| k == w.key)).collect())
 }
 
 /// Runs every variant of a workload once untimed, then `runs` timed rounds, rotating the
@@ -312,11 +274,7 @@ fn compile_programs(src: &Path, out: &Path, cc: &str) -> Result<()> {
             .arg(&source)
             .status()
             .with_context(|| format!("running {cc}"))?;
-        ensure!(
-            status.success(),
-            "compiling {} failed ({status})",
-            source.display()
-        );
+        ensure!(status.success(), "compiling {} failed ({status})", source.display());
     }
     Ok(())
 }
@@ -328,30 +286,20 @@ fn pin(cpu: Option<usize>) -> Result<usize> {
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     let size = std::mem::size_of::<libc::cpu_set_t>();
     // SAFETY: `set` is a valid out-pointer of `size` bytes.
-    ensure!(
-        unsafe { libc::sched_getaffinity(0, size, &mut set) } == 0,
-        "sched_getaffinity failed"
-    );
+    ensure!(unsafe { libc::sched_getaffinity(0, size, &mut set) } == 0, "sched_getaffinity failed");
     // SAFETY: CPU_ISSET reads within the set for every index below CPU_SETSIZE.
-    let allowed: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
-        .collect();
+    let allowed: Vec<usize> =
+        (0..libc::CPU_SETSIZE as usize).filter(|&c| unsafe { libc::CPU_ISSET(c, &set) }).collect();
     let cpu = match cpu {
         Some(c) => c,
         None => *allowed.last().context("no CPU allowed")?,
     };
-    ensure!(
-        allowed.contains(&cpu),
-        "CPU {cpu} is not available to this process"
-    );
+    ensure!(allowed.contains(&cpu), "CPU {cpu} is not available to this process");
     // SAFETY: as above.
     let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `cpu` is below CPU_SETSIZE (it is in `allowed`).
     unsafe { libc::CPU_SET(cpu, &mut one) };
     // SAFETY: `one` is a valid set of `size` bytes.
-    ensure!(
-        unsafe { libc::sched_setaffinity(0, size, &one) } == 0,
-        "sched_setaffinity failed"
-    );
+    ensure!(unsafe { libc::sched_setaffinity(0, size, &one) } == 0, "sched_setaffinity failed");
     Ok(cpu)
 }

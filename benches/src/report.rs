@@ -16,17 +16,8 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn new(workload: Workload) -> Outcome {
-        let samples = workload
-            .variants()
-            .into_iter()
-            .map(|v| (v, Vec::new()))
-            .collect();
-        Outcome {
-            workload,
-            samples,
-            problems: Vec::new(),
-            error: None,
-        }
+        let samples = workload.variants().into_iter().map(|v| (v, Vec::new())).collect();
+        Outcome { workload, samples, problems: Vec::new(), error: None }
     }
 
     /// Records a sample.
@@ -37,11 +28,7 @@ impl Outcome {
     }
 
     fn of(&self, v: Variant) -> Option<&[Sample]> {
-        self.samples
-            .iter()
-            .find(|(x, _)| *x == v)
-            .map(|(_, s)| s.as_slice())
-            .filter(|s| !s.is_empty())
+        self.samples.iter().find(|(x, _)| *x == v).map(|(_, s)| s.as_slice()).filter(|s| !s.is_empty())
     }
 
     /// Median of the timed loop, in ns.
@@ -73,11 +60,7 @@ impl Outcome {
     pub fn paired_ratio(&self) -> Option<f64> {
         let shim = self.of(Variant::Shim)?;
         let basis = self.of(self.basis())?;
-        let mut r: Vec<f64> = shim
-            .iter()
-            .zip(basis)
-            .map(|(s, b)| s.inner_ns as f64 / b.inner_ns as f64)
-            .collect();
+        let mut r: Vec<f64> = shim.iter().zip(basis).map(|(s, b)| s.inner_ns as f64 / b.inner_ns as f64).collect();
         r.sort_by(f64::total_cmp);
         Some(r[r.len() / 2])
     }
@@ -94,9 +77,7 @@ impl Outcome {
     /// so the verdict may flip from one run of the benchmark to the next.
     pub fn noisy(&self) -> bool {
         let margin = self.workload.target - 1.0;
-        [Variant::Shim, self.basis()]
-            .iter()
-            .any(|&v| self.spread(v).is_some_and(|s| s > margin))
+        [Variant::Shim, self.basis()].iter().any(|&v| self.spread(v).is_some_and(|s| s > margin))
     }
 }
 
@@ -164,9 +145,7 @@ pub fn print_workload(o: &Outcome) {
         let min = *inner.iter().min().unwrap_or(&0) as f64;
         let max = *inner.iter().max().unwrap_or(&0) as f64;
         let wall = median(s.iter().map(|x| x.wall_ns));
-        let spread = o
-            .spread(*v)
-            .map_or_else(|| "-".to_string(), |x| format!("±{:.1}%", x * 100.0));
+        let spread = o.spread(*v).map_or_else(|| "-".to_string(), |x| format!("±{:.1}%", x * 100.0));
         println!(
             "  {:<9} {:>5} {:>10} {:>9} {:>9} {:>9} {:>10} {:>15}",
             v.label(),
@@ -179,22 +158,14 @@ pub fn print_workload(o: &Outcome) {
             ms(wall)
         );
     }
-    let two = if w.basis == Basis::TwoCopy {
-        ratio_text(o.ratio(Variant::TwoCopy))
-    } else {
-        "n/a".into()
-    };
+    let two = if w.basis == Basis::TwoCopy { ratio_text(o.ratio(Variant::TwoCopy)) } else { "n/a".into() };
     println!(
         "  shim/native {}   shim/two-copy {}   (round-by-round: {})",
         ratio_text(o.ratio(Variant::Native)),
         two,
         ratio_text(o.paired_ratio())
     );
-    let noise = if o.noisy() {
-        "  (spread above the margin: the verdict is uncertain)"
-    } else {
-        ""
-    };
+    let noise = if o.noisy() { "  (spread above the margin: the verdict is uncertain)" } else { "" };
     println!("  target: {}   {}{noise}", w.target_text(), verdict_text(o));
     for p in &o.problems {
         println!("  WARNING: {p}");
@@ -233,7 +204,5 @@ pub fn print_summary(outcomes: &[Outcome]) {
         println!("  (? = the shim did not mirror as expected in some run; see the warnings above)");
     }
     println!("  spread = median absolute deviation / median of a variant's runs; \"noisy\" = spread above the");
-    println!(
-        "  target's margin. Targets are informational; the exit status does not depend on them."
-    );
+    println!("  target's margin. Targets are informational; the exit status does not depend on them.");
 }

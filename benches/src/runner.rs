@@ -24,12 +24,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 pub fn catch_interrupts() {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-        unsafe {
-            libc::signal(
-                sig,
-                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            )
-        };
+        unsafe { libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
     }
 }
 
@@ -82,8 +77,7 @@ impl Runner<'_> {
         }
         cmd.env("XDG_RUNTIME_DIR", self.sandbox.runtime());
         if v == Variant::Shim {
-            cmd.env("LD_PRELOAD", &self.shim)
-                .env("MFS_MIRROR", self.sandbox.mirror_spec());
+            cmd.env("LD_PRELOAD", &self.shim).env("MFS_MIRROR", self.sandbox.mirror_spec());
         }
     }
 
@@ -108,13 +102,9 @@ impl Runner<'_> {
             self.sandbox.clean()?;
         }
         let mut cmd = self.command(&self.program(w), w, v);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let start = Instant::now();
-        let out = cmd
-            .output()
-            .with_context(|| format!("running {}", w.program))?;
+        let out = cmd.output().with_context(|| format!("running {}", w.program))?;
         let wall_ns = start.elapsed().as_nanos() as u64;
         if !out.status.success() {
             bail!(
@@ -127,11 +117,7 @@ impl Runner<'_> {
         }
         let inner_ns = parse_elapsed(&String::from_utf8_lossy(&out.stdout))
             .with_context(|| format!("{} ({}) printed no elapsed_ns", w.key, v.label()))?;
-        let problem = if v == Variant::Shim {
-            self.check_mirror(w)?
-        } else {
-            None
-        };
+        let problem = if v == Variant::Shim { self.check_mirror(w)? } else { None };
         Ok((Sample { inner_ns, wall_ns }, problem))
     }
 
@@ -140,9 +126,7 @@ impl Runner<'_> {
     pub fn check_mirror(&self, w: &Workload) -> Result<Option<String>> {
         let mirror = listing(&self.sandbox.mirror())?;
         Ok(match w.place {
-            Place::Outside if !mirror.is_empty() => {
-                Some(format!("the mirror is not empty: {:?}", mirror[0].0))
-            }
+            Place::Outside if !mirror.is_empty() => Some(format!("the mirror is not empty: {:?}", mirror[0].0)),
             Place::Outside => None,
             Place::Pair => {
                 let primary = listing(&self.sandbox.primary())?;
@@ -165,10 +149,7 @@ impl Runner<'_> {
 
 /// The `elapsed_ns N` line of a workload's output.
 pub fn parse_elapsed(stdout: &str) -> Option<u64> {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("elapsed_ns "))
-        .and_then(|n| n.trim().parse().ok())
+    stdout.lines().find_map(|l| l.strip_prefix("elapsed_ns ")).and_then(|n| n.trim().parse().ok())
 }
 
 /// Names and sizes of the files directly in `dir`, sorted.
@@ -176,10 +157,7 @@ fn listing(dir: &Path) -> Result<Vec<(String, u64)>> {
     let mut v = Vec::new();
     for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
         let entry = entry?;
-        v.push((
-            entry.file_name().to_string_lossy().into_owned(),
-            entry.metadata()?.len(),
-        ));
+        v.push((entry.file_name().to_string_lossy().into_owned(), entry.metadata()?.len()));
     }
     v.sort();
     Ok(v)

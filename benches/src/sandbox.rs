@@ -25,11 +25,7 @@ impl Sandbox {
     pub fn create(base: &Path, tmpfs_bytes: Option<u64>) -> Result<Sandbox> {
         let root = base.join(format!("mfs-bench.{}", std::process::id()));
         fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-        let mut sandbox = Sandbox {
-            root,
-            mounted: false,
-            fs: String::new(),
-        };
+        let mut sandbox = Sandbox { root, mounted: false, fs: String::new() };
         let mut note = "";
         if let Some(bytes) = tmpfs_bytes {
             match mount_tmpfs(&sandbox.root, bytes) {
@@ -41,24 +37,11 @@ impl Sandbox {
             }
         }
         sandbox.fs = if sandbox.mounted {
-            format!(
-                "tmpfs of {} MiB mounted at {}",
-                bytes_mib(tmpfs_bytes.unwrap_or(0)),
-                sandbox.root.display()
-            )
+            format!("tmpfs of {} MiB mounted at {}", bytes_mib(tmpfs_bytes.unwrap_or(0)), sandbox.root.display())
         } else {
-            format!(
-                "{} at {}{note}",
-                fs_type(&sandbox.root),
-                sandbox.root.display()
-            )
+            format!("{} at {}{note}", fs_type(&sandbox.root), sandbox.root.display())
         };
-        for dir in [
-            sandbox.primary(),
-            sandbox.mirror(),
-            sandbox.outside(),
-            sandbox.runtime(),
-        ] {
+        for dir in [sandbox.primary(), sandbox.mirror(), sandbox.outside(), sandbox.runtime()] {
             fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         Ok(sandbox)
@@ -110,11 +93,7 @@ impl Drop for Sandbox {
                 // Busy (a workload still running after an interrupt): detach it lazily.
                 // SAFETY: as above.
                 if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
-                    eprintln!(
-                        "mfs-bench: cannot unmount {}: {}",
-                        self.root.display(),
-                        io::Error::last_os_error()
-                    );
+                    eprintln!("mfs-bench: cannot unmount {}: {}", self.root.display(), io::Error::last_os_error());
                     return;
                 }
             }
@@ -129,15 +108,7 @@ fn mount_tmpfs(at: &Path, bytes: u64) -> io::Result<()> {
     let target = CString::new(at.as_os_str().as_bytes())?;
     let opts = CString::new(format!("size={bytes},mode=0755"))?;
     // SAFETY: every pointer is a valid NUL-terminated string that outlives the call.
-    let r = unsafe {
-        libc::mount(
-            c"tmpfs".as_ptr(),
-            target.as_ptr(),
-            c"tmpfs".as_ptr(),
-            0,
-            opts.as_ptr().cast(),
-        )
-    };
+    let r = unsafe { libc::mount(c"tmpfs".as_ptr(), target.as_ptr(), c"tmpfs".as_ptr(), 0, opts.as_ptr().cast()) };
     if r == 0 {
         Ok(())
     } else {

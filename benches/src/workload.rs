@@ -167,10 +167,7 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
     vec![
         Workload {
             key: "open-close",
-            title: format!(
-                "open+close of an existing file outside the pair, {} iterations",
-                s.iterations
-            ),
+            title: format!("open+close of an existing file outside the pair, {} iterations", s.iterations),
             program: "open_close",
             params: vec![s.iterations.to_string()],
             place: Place::Outside,
@@ -197,11 +194,7 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
                 s.small_writes, s.rewind_every
             ),
             program: "seqwrite",
-            params: vec![
-                s.small_writes.to_string(),
-                KIB4.to_string(),
-                s.rewind_every.to_string(),
-            ],
+            params: vec![s.small_writes.to_string(), KIB4.to_string(), s.rewind_every.to_string()],
             place: Place::Outside,
             basis: Basis::Native,
             target: 1.03,
@@ -210,10 +203,7 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
         },
         Workload {
             key: "write-4k",
-            title: format!(
-                "mirrored sequential 4 KiB writes, a {} MiB file in the primary",
-                s.seq_mib
-            ),
+            title: format!("mirrored sequential 4 KiB writes, a {} MiB file in the primary", s.seq_mib),
             program: "seqwrite",
             params: vec![seq_writes.to_string(), KIB4.to_string(), "0".into()],
             place: Place::Pair,
@@ -238,10 +228,7 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
         },
         Workload {
             key: "small-files",
-            title: format!(
-                "create+write+close of {} files of {} bytes in the primary",
-                s.files, s.file_bytes
-            ),
+            title: format!("create+write+close of {} files of {} bytes in the primary", s.files, s.file_bytes),
             program: "smallfiles",
             params: vec![s.files.to_string(), s.file_bytes.to_string()],
             place: Place::Pair,
@@ -252,10 +239,7 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
         },
         Workload {
             key: "write-1m",
-            title: format!(
-                "mirrored sequential 1 MiB writes, a {} MiB file in the primary",
-                s.big_mib
-            ),
+            title: format!("mirrored sequential 1 MiB writes, a {} MiB file in the primary", s.big_mib),
             program: "seqwrite",
             params: vec![big_writes.to_string(), MIB.to_string(), "0".into()],
             place: Place::Pair,

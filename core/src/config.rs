@@ -269,7 +269,10 @@ pub fn parse_mirror_spec(spec: &[u8]) -> Result<Vec<(PathBuf, PathBuf)>, String>
         if item[0].is_empty() || item[1].is_empty() {
             return Err(format!("{:?} has an empty path", show()));
         }
-        pairs.push((PathBuf::from(OsString::from_vec(item[0].clone())), PathBuf::from(OsString::from_vec(item[1].clone()))));
+        pairs.push((
+            PathBuf::from(OsString::from_vec(item[0].clone())),
+            PathBuf::from(OsString::from_vec(item[1].clone())),
+        ));
     }
     if pairs.is_empty() {
         return Err("no PRIMARY:MIRROR pair given".into());
@@ -287,7 +290,8 @@ impl Config {
         let mut raw = RawFile::default();
         if let Some(path) = env.config.as_ref().filter(|p| !p.is_empty()) {
             let path = PathBuf::from(path);
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read { path: path.clone(), msg: e.to_string() })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::Read { path: path.clone(), msg: e.to_string() })?;
             raw = parse_file(&text).map_err(|msg| ConfigError::Parse { path, msg })?;
         }
         if let Some(spec) = env.mirror.as_ref().filter(|m| !m.is_empty()) {
@@ -311,7 +315,8 @@ impl Config {
 
 fn parse_file(text: &str) -> Result<RawFile, String> {
     // One line: the shim reports a bad configuration as exactly one line on stderr.
-    toml::from_str(text).map_err(|e| e.message().split_whitespace().collect::<Vec<_>>().join(" ") + &span_hint(text, e.span()))
+    toml::from_str(text)
+        .map_err(|e| e.message().split_whitespace().collect::<Vec<_>>().join(" ") + &span_hint(text, e.span()))
 }
 
 fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
@@ -461,10 +466,14 @@ fn check_root(what: &str, path: &Path) -> Result<Copy, ConfigError> {
         return Err(ConfigError::Invalid(format!("{what} {} must be an absolute path", path.display())));
     }
     let meta = std::fs::metadata(path).map_err(|e| {
-        ConfigError::Invalid(format!("{what} {} {}", path.display(), match e.kind() {
-            std::io::ErrorKind::NotFound => "does not exist".to_string(),
-            _ => format!("cannot be read: {e}"),
-        }))
+        ConfigError::Invalid(format!(
+            "{what} {} {}",
+            path.display(),
+            match e.kind() {
+                std::io::ErrorKind::NotFound => "does not exist".to_string(),
+                _ => format!("cannot be read: {e}"),
+            }
+        ))
     })?;
     if !meta.is_dir() {
         return Err(ConfigError::Invalid(format!("{what} {} is not a directory", path.display())));
@@ -639,9 +648,10 @@ mod tests {
         // Disjoint pairs are fine and get distinct names.
         let x = t.dir("x/a");
         let y = t.dir("y");
-        let cfg = Config::load(&env_mirror(&format!("{}:{},{}:{}", a.display(), b.display(), x.display(), y.display())))
-            .unwrap()
-            .unwrap();
+        let cfg =
+            Config::load(&env_mirror(&format!("{}:{},{}:{}", a.display(), b.display(), x.display(), y.display())))
+                .unwrap()
+                .unwrap();
         assert_eq!(cfg.pairs[0].name, "a");
         assert_eq!(cfg.pairs[1].name, "a-2");
     }
@@ -697,7 +707,9 @@ mod tests {
             let e = Config::from_toml(&(base.clone() + extra), &env).unwrap_err().to_string();
             assert!(e.contains(want), "{extra:?}: {e}");
         }
-        let twice = format!("{base}name = \"x\"\n[[pair]]\nname = \"x\"\nprimary = \"/nonexistent-a\"\nmirror = \"/nonexistent-b\"\n");
+        let twice = format!(
+            "{base}name = \"x\"\n[[pair]]\nname = \"x\"\nprimary = \"/nonexistent-a\"\nmirror = \"/nonexistent-b\"\n"
+        );
         assert!(Config::from_toml(&twice, &env).is_err());
         let empty = format!("[[pair]]\nprimary = \"{}\"\nmirror = []\n", a.display());
         assert!(Config::from_toml(&empty, &env).unwrap_err().to_string().contains("no mirror"));

@@ -158,7 +158,8 @@ pub fn decode(data: &[u8]) -> Result<Vec<Record>, DecodeError> {
 
 fn decode_line(line: &[u8]) -> Result<Record, &'static str> {
     let mut parts = line.splitn(4, |&b| b == b' ');
-    let kind = parts.next().filter(|k| k.len() == 1).and_then(|k| Kind::from_letter(k[0])).ok_or("unknown record kind")?;
+    let kind =
+        parts.next().filter(|k| k.len() == 1).and_then(|k| Kind::from_letter(k[0])).ok_or("unknown record kind")?;
     let copy = parse_num(parts.next().ok_or("missing copy")?).ok_or("bad copy number")? as usize;
     let pid = parse_num(parts.next().ok_or("missing pid")?).ok_or("bad pid")? as u32;
     let raw = parts.next().ok_or("missing path")?;

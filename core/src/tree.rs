@@ -97,49 +97,21 @@ pub enum Difference {
     /// The path exists under the mirror root only (its contents are not listed).
     OnlyInMirror { path: PathBuf },
     /// The path has a different type on each side (nothing further is compared).
-    TypeDiffers {
-        path: PathBuf,
-        primary: Kind,
-        mirror: Kind,
-    },
+    TypeDiffers { path: PathBuf, primary: Kind, mirror: Kind },
     /// Regular files of different sizes (contents are not compared).
-    SizeDiffers {
-        path: PathBuf,
-        primary: u64,
-        mirror: u64,
-    },
+    SizeDiffers { path: PathBuf, primary: u64, mirror: u64 },
     /// Permission bits (including set-user-ID, set-group-ID and sticky) differ.
-    ModeDiffers {
-        path: PathBuf,
-        primary: u32,
-        mirror: u32,
-    },
+    ModeDiffers { path: PathBuf, primary: u32, mirror: u32 },
     /// Owner or group differ (`(uid, gid)`).
-    OwnerDiffers {
-        path: PathBuf,
-        primary: (u32, u32),
-        mirror: (u32, u32),
-    },
+    OwnerDiffers { path: PathBuf, primary: (u32, u32), mirror: (u32, u32) },
     /// Regular files of equal size with different bytes.
     ContentDiffers { path: PathBuf },
     /// Symlinks with different target text.
-    SymlinkTargetDiffers {
-        path: PathBuf,
-        primary: PathBuf,
-        mirror: PathBuf,
-    },
+    SymlinkTargetDiffers { path: PathBuf, primary: PathBuf, mirror: PathBuf },
     /// Device files with different device numbers.
-    DeviceDiffers {
-        path: PathBuf,
-        primary: u64,
-        mirror: u64,
-    },
+    DeviceDiffers { path: PathBuf, primary: u64, mirror: u64 },
     /// The path could not be read on one side, so it could not be compared.
-    Unreadable {
-        path: PathBuf,
-        side: Side,
-        error: String,
-    },
+    Unreadable { path: PathBuf, side: Side, error: String },
 }
 
 impl Difference {
@@ -174,57 +146,31 @@ impl Difference {
                 push(b"only in mirror: ");
                 push(bytes(path));
             }
-            Difference::TypeDiffers {
-                path,
-                primary,
-                mirror,
-            } => {
+            Difference::TypeDiffers { path, primary, mirror } => {
                 push(b"type differs: ");
                 push(bytes(path));
                 push(format!(" ({} vs {})", primary.as_str(), mirror.as_str()).as_bytes());
             }
-            Difference::SizeDiffers {
-                path,
-                primary,
-                mirror,
-            } => {
+            Difference::SizeDiffers { path, primary, mirror } => {
                 push(b"size differs: ");
                 push(bytes(path));
                 push(format!(" ({primary} vs {mirror} bytes)").as_bytes());
             }
-            Difference::ModeDiffers {
-                path,
-                primary,
-                mirror,
-            } => {
+            Difference::ModeDiffers { path, primary, mirror } => {
                 push(b"mode differs: ");
                 push(bytes(path));
                 push(format!(" ({primary:04o} vs {mirror:04o})").as_bytes());
             }
-            Difference::OwnerDiffers {
-                path,
-                primary,
-                mirror,
-            } => {
+            Difference::OwnerDiffers { path, primary, mirror } => {
                 push(b"owner differs: ");
                 push(bytes(path));
-                push(
-                    format!(
-                        " ({}:{} vs {}:{})",
-                        primary.0, primary.1, mirror.0, mirror.1
-                    )
-                    .as_bytes(),
-                );
+                push(format!(" ({}:{} vs {}:{})", primary.0, primary.1, mirror.0, mirror.1).as_bytes());
             }
             Difference::ContentDiffers { path } => {
                 push(b"content differs: ");
                 push(bytes(path));
             }
-            Difference::SymlinkTargetDiffers {
-                path,
-                primary,
-                mirror,
-            } => {
+            Difference::SymlinkTargetDiffers { path, primary, mirror } => {
                 push(b"symlink target differs: ");
                 push(bytes(path));
                 push(b" (");
@@ -233,11 +179,7 @@ impl Difference {
                 push(bytes(mirror));
                 push(b")");
             }
-            Difference::DeviceDiffers {
-                path,
-                primary,
-                mirror,
-            } => {
+            Difference::DeviceDiffers { path, primary, mirror } => {
                 push(b"device differs: ");
                 push(bytes(path));
                 push(format!(" ({primary:#x} vs {mirror:#x})").as_bytes());
@@ -286,11 +228,7 @@ pub enum Event<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum TreeError {
     #[error("{} {} {}", side.as_str(), path.display(), describe(.source))]
-    Root {
-        side: Side,
-        path: PathBuf,
-        source: io::Error,
-    },
+    Root { side: Side, path: PathBuf, source: io::Error },
     #[error("{} {} is not a directory", side.as_str(), path.display())]
     NotADirectory { side: Side, path: PathBuf },
 }
@@ -305,35 +243,18 @@ fn describe(e: &io::Error) -> String {
 /// Compares the tree under `primary` with the tree under `mirror`, reporting each difference
 /// and progress to `observe`. Returns the totals. Only a missing or unreadable root is an
 /// error; anything unreadable inside the trees is reported as [`Difference::Unreadable`].
-pub fn compare_trees(
-    primary: &Path,
-    mirror: &Path,
-    mut observe: impl FnMut(Event<'_>),
-) -> Result<Stats, TreeError> {
+pub fn compare_trees(primary: &Path, mirror: &Path, mut observe: impl FnMut(Event<'_>)) -> Result<Stats, TreeError> {
     let roots = [primary, mirror];
     let mut metas = Vec::with_capacity(2);
     for (root, side) in roots.iter().zip([Side::Primary, Side::Mirror]) {
         // The roots themselves may be symlinks to the directories to compare.
-        let meta = fs::metadata(root).map_err(|source| TreeError::Root {
-            side,
-            path: root.to_path_buf(),
-            source,
-        })?;
+        let meta = fs::metadata(root).map_err(|source| TreeError::Root { side, path: root.to_path_buf(), source })?;
         if !meta.is_dir() {
-            return Err(TreeError::NotADirectory {
-                side,
-                path: root.to_path_buf(),
-            });
+            return Err(TreeError::NotADirectory { side, path: root.to_path_buf() });
         }
         metas.push(meta);
     }
-    let mut walk = Walk {
-        primary,
-        mirror,
-        stats: Stats::default(),
-        observe: &mut observe,
-        buffers: None,
-    };
+    let mut walk = Walk { primary, mirror, stats: Stats::default(), observe: &mut observe, buffers: None };
     let root = PathBuf::from(".");
     walk.compare_meta(&root, &metas[0], &metas[1]);
     let mut pending = vec![PathBuf::new()];
@@ -370,10 +291,7 @@ impl<F: FnMut(Event<'_>)> Walk<'_, F> {
     }
 
     fn progress(&mut self, path: &Path) {
-        (self.observe)(Event::Progress {
-            stats: &self.stats,
-            path,
-        });
+        (self.observe)(Event::Progress { stats: &self.stats, path });
     }
 
     /// Compares the entries of the directory `rel` (empty for the roots) and queues the
@@ -381,11 +299,7 @@ impl<F: FnMut(Event<'_>)> Walk<'_, F> {
     /// walk visits them in byte order.
     fn compare_dir(&mut self, rel: &Path, pending: &mut Vec<PathBuf>) {
         let (p_dir, m_dir) = (self.primary.join(rel), self.mirror.join(rel));
-        let shown = if rel.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            rel
-        };
+        let shown = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
         let p_names = match list(&p_dir) {
             Ok(n) => n,
             Err(e) => return self.unreadable(shown, Side::Primary, &e),
@@ -452,11 +366,7 @@ impl<F: FnMut(Event<'_>)> Walk<'_, F> {
     fn compare_meta(&mut self, rel: &Path, p: &Metadata, m: &Metadata) -> bool {
         let (pk, mk) = (Kind::of(p), Kind::of(m));
         if pk != mk {
-            self.report(Difference::TypeDiffers {
-                path: rel.to_path_buf(),
-                primary: pk,
-                mirror: mk,
-            });
+            self.report(Difference::TypeDiffers { path: rel.to_path_buf(), primary: pk, mirror: mk });
             return false;
         }
         // A symlink's own permission bits are fixed on Linux and never meaningful.
@@ -477,20 +387,12 @@ impl<F: FnMut(Event<'_>)> Walk<'_, F> {
         match pk {
             Kind::Directory => return true,
             Kind::File if p.len() != m.len() => {
-                self.report(Difference::SizeDiffers {
-                    path: rel.to_path_buf(),
-                    primary: p.len(),
-                    mirror: m.len(),
-                });
+                self.report(Difference::SizeDiffers { path: rel.to_path_buf(), primary: p.len(), mirror: m.len() });
             }
             Kind::File => self.compare_contents(rel),
             Kind::Symlink => self.compare_links(rel),
             Kind::CharDevice | Kind::BlockDevice if p.rdev() != m.rdev() => {
-                self.report(Difference::DeviceDiffers {
-                    path: rel.to_path_buf(),
-                    primary: p.rdev(),
-                    mirror: m.rdev(),
-                });
+                self.report(Difference::DeviceDiffers { path: rel.to_path_buf(), primary: p.rdev(), mirror: m.rdev() });
             }
             _ => {}
         }
@@ -500,17 +402,11 @@ impl<F: FnMut(Event<'_>)> Walk<'_, F> {
     fn compare_links(&mut self, rel: &Path) {
         let targets = fs::read_link(self.primary.join(rel))
             .map_err(|e| (Side::Primary, e))
-            .and_then(|p| {
-                fs::read_link(self.mirror.join(rel))
-                    .map(|m| (p, m))
-                    .map_err(|e| (Side::Mirror, e))
-            });
+            .and_then(|p| fs::read_link(self.mirror.join(rel)).map(|m| (p, m)).map_err(|e| (Side::Mirror, e)));
         match targets {
-            Ok((p, m)) if p != m => self.report(Difference::SymlinkTargetDiffers {
-                path: rel.to_path_buf(),
-                primary: p,
-                mirror: m,
-            }),
+            Ok((p, m)) if p != m => {
+                self.report(Difference::SymlinkTargetDiffers { path: rel.to_path_buf(), primary: p, mirror: m })
+            }
             Ok(_) => {}
             Err((side, e)) => self.unreadable(rel, side, &e),
         }
@@ -518,16 +414,12 @@ impl<F: FnMut(Event<'_>)> Walk<'_, F> {
 
     fn compare_contents(&mut self, rel: &Path) {
         let open = |root: &Path, side| File::open(root.join(rel)).map_err(|e| (side, e));
-        let files = open(self.primary, Side::Primary)
-            .and_then(|p| open(self.mirror, Side::Mirror).map(|m| (p, m)));
+        let files = open(self.primary, Side::Primary).and_then(|p| open(self.mirror, Side::Mirror).map(|m| (p, m)));
         let (mut p, mut m) = match files {
             Ok(f) => f,
             Err((side, e)) => return self.unreadable(rel, side, &e),
         };
-        let (mut pb, mut mb) = self
-            .buffers
-            .take()
-            .unwrap_or_else(|| (vec![0; CHUNK], vec![0; CHUNK]));
+        let (mut pb, mut mb) = self.buffers.take().unwrap_or_else(|| (vec![0; CHUNK], vec![0; CHUNK]));
         let outcome = loop {
             let pn = match read_full(&mut p, &mut pb) {
                 Ok(n) => n,
@@ -550,28 +442,20 @@ impl<F: FnMut(Event<'_>)> Walk<'_, F> {
         self.buffers = Some((pb, mb));
         match outcome {
             Ok(true) => {}
-            Ok(false) => self.report(Difference::ContentDiffers {
-                path: rel.to_path_buf(),
-            }),
+            Ok(false) => self.report(Difference::ContentDiffers { path: rel.to_path_buf() }),
             Err((side, e)) => self.unreadable(rel, side, &e),
         }
         self.progress(rel);
     }
 
     fn unreadable(&mut self, rel: &Path, side: Side, e: &io::Error) {
-        self.report(Difference::Unreadable {
-            path: rel.to_path_buf(),
-            side,
-            error: e.to_string(),
-        });
+        self.report(Difference::Unreadable { path: rel.to_path_buf(), side, error: e.to_string() });
     }
 }
 
 /// The names in a directory, sorted by their bytes.
 fn list(dir: &Path) -> io::Result<Vec<OsString>> {
-    let mut names = fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<io::Result<Vec<_>>>()?;
+    let mut names = fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name())).collect::<io::Result<Vec<_>>>()?;
     names.sort_unstable_by(|a: &OsString, b: &OsString| OsStr::as_bytes(a).cmp(OsStr::as_bytes(b)));
     Ok(names)
 }
@@ -599,8 +483,7 @@ mod tests {
     struct Tmp(PathBuf);
     impl Tmp {
         fn new(tag: &str) -> Tmp {
-            let p =
-                std::env::temp_dir().join(format!("mfs-core-tree-{}-{tag}", std::process::id()));
+            let p = std::env::temp_dir().join(format!("mfs-core-tree-{}-{tag}", std::process::id()));
             let _ = fs::remove_dir_all(&p);
             fs::create_dir_all(p.join("p")).unwrap();
             fs::create_dir_all(p.join("m")).unwrap();
@@ -621,11 +504,7 @@ mod tests {
             }
         }
         fn diff(&self) -> Vec<String> {
-            diff_trees(&self.p(), &self.m())
-                .unwrap()
-                .iter()
-                .map(|d| d.to_string())
-                .collect()
+            diff_trees(&self.p(), &self.m()).unwrap().iter().map(|d| d.to_string()).collect()
         }
     }
     impl Drop for Tmp {
@@ -724,13 +603,7 @@ mod tests {
         fs::set_permissions(t.m().join("f"), fs::Permissions::from_mode(0o600)).unwrap();
         fs::set_permissions(t.m(), fs::Permissions::from_mode(0o700)).unwrap();
         fs::set_permissions(t.p(), fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(
-            t.diff(),
-            [
-                "mode differs: . (0755 vs 0700)",
-                "mode differs: f (0644 vs 0600)"
-            ]
-        );
+        assert_eq!(t.diff(), ["mode differs: . (0755 vs 0700)", "mode differs: f (0644 vs 0600)"]);
         fs::set_permissions(t.m(), fs::Permissions::from_mode(0o755)).unwrap();
         fs::set_permissions(t.m().join("f"), fs::Permissions::from_mode(0o644)).unwrap();
         // SAFETY: geteuid has no preconditions and cannot fail.
@@ -750,12 +623,7 @@ mod tests {
         fs::write(t.p().join(&only), b"").unwrap();
         let d = diff_trees(&t.p(), &t.m()).unwrap();
         assert_eq!(d.len(), 2);
-        assert_eq!(
-            d[0],
-            Difference::ContentDiffers {
-                path: PathBuf::from(&name)
-            }
-        );
+        assert_eq!(d[0], Difference::ContentDiffers { path: PathBuf::from(&name) });
         assert_eq!(d[0].line(), b"content differs: n\xff\xfe\n");
         assert_eq!(d[1].line(), b"only in primary: \xc3\x28");
     }
@@ -771,33 +639,18 @@ mod tests {
         }
         assert_eq!(
             t.diff(),
-            [
-                "content differs: c",
-                "content differs: a/1",
-                "content differs: a/z/3",
-                "content differs: b/2"
-            ]
+            ["content differs: c", "content differs: a/1", "content differs: a/z/3", "content differs: b/2"]
         );
     }
 
     #[test]
     fn bad_roots_are_errors() {
         let t = Tmp::new("roots");
-        let e = diff_trees(&t.0.join("absent"), &t.m())
-            .unwrap_err()
-            .to_string();
-        assert_eq!(
-            e,
-            format!("primary {} does not exist", t.0.join("absent").display())
-        );
+        let e = diff_trees(&t.0.join("absent"), &t.m()).unwrap_err().to_string();
+        assert_eq!(e, format!("primary {} does not exist", t.0.join("absent").display()));
         fs::write(t.0.join("file"), b"x").unwrap();
-        let e = diff_trees(&t.p(), &t.0.join("file"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("mirror ") && e.ends_with("is not a directory"),
-            "{e}"
-        );
+        let e = diff_trees(&t.p(), &t.0.join("file")).unwrap_err().to_string();
+        assert!(e.starts_with("mirror ") && e.ends_with("is not a directory"), "{e}");
     }
 
     #[test]
@@ -813,9 +666,6 @@ mod tests {
         fs::set_permissions(t.p().join("f"), fs::Permissions::from_mode(0o000)).unwrap();
         let d = t.diff();
         assert_eq!(d.len(), 1);
-        assert!(
-            d[0].starts_with("cannot compare: f (primary side:"),
-            "{d:?}"
-        );
+        assert!(d[0].starts_with("cannot compare: f (primary side:"), "{d:?}");
     }
 }

@@ -67,13 +67,7 @@ pub fn resolve_command(cmd: &OsStr, path: Option<&OsStr>) -> Option<PathBuf> {
     let path = path.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"));
     path.as_bytes()
         .split(|&b| b == b':')
-        .map(|dir| {
-            if dir.is_empty() {
-                Path::new(".")
-            } else {
-                Path::new(OsStr::from_bytes(dir))
-            }
-        })
+        .map(|dir| if dir.is_empty() { Path::new(".") } else { Path::new(OsStr::from_bytes(dir)) })
         .map(|dir| dir.join(cmd))
         .find(|candidate| is_executable_file(candidate))
 }
@@ -137,18 +131,14 @@ fn inspect_into(path: &Path, depth: usize, found: &mut Vec<Bypass>) {
 
 /// The dynamic loader itself has no `PT_INTERP` but honours `LD_PRELOAD` when run directly.
 fn is_dynamic_loader(path: &Path) -> bool {
-    path.file_name().is_some_and(|n| {
-        n.as_bytes().starts_with(b"ld-linux") || n.as_bytes().starts_with(b"ld.so")
-    })
+    path.file_name().is_some_and(|n| n.as_bytes().starts_with(b"ld-linux") || n.as_bytes().starts_with(b"ld.so"))
 }
 
 /// The interpreter path of a `#!` line and its first argument, if any.
 fn shebang(head: &[u8]) -> Option<(PathBuf, Option<OsString>)> {
     let rest = head.strip_prefix(b"#!")?;
     let line = rest.split(|&b| b == b'\n').next()?;
-    let mut words = line
-        .split(|&b| b == b' ' || b == b'\t')
-        .filter(|w| !w.is_empty());
+    let mut words = line.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty());
     let interpreter = PathBuf::from(OsStr::from_bytes(words.next()?));
     let arg = words.next().map(|w| OsStr::from_bytes(w).to_os_string());
     Some((interpreter, arg))
@@ -190,27 +180,15 @@ struct Layout {
 impl Layout {
     fn u16(&self, b: &[u8], at: usize) -> Option<u16> {
         let raw: [u8; 2] = b.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.big {
-            u16::from_be_bytes(raw)
-        } else {
-            u16::from_le_bytes(raw)
-        })
+        Some(if self.big { u16::from_be_bytes(raw) } else { u16::from_le_bytes(raw) })
     }
     fn u32(&self, b: &[u8], at: usize) -> Option<u32> {
         let raw: [u8; 4] = b.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.big {
-            u32::from_be_bytes(raw)
-        } else {
-            u32::from_le_bytes(raw)
-        })
+        Some(if self.big { u32::from_be_bytes(raw) } else { u32::from_le_bytes(raw) })
     }
     fn u64(&self, b: &[u8], at: usize) -> Option<u64> {
         let raw: [u8; 8] = b.get(at..at + 8)?.try_into().ok()?;
-        Some(if self.big {
-            u64::from_be_bytes(raw)
-        } else {
-            u64::from_le_bytes(raw)
-        })
+        Some(if self.big { u64::from_be_bytes(raw) } else { u64::from_le_bytes(raw) })
     }
     /// An address-sized field at its offset for this class.
     fn word(&self, b: &[u8], at64: usize, at32: usize) -> Option<u64> {
@@ -235,22 +213,10 @@ impl Elf {
             return Ok(None);
         }
         let l = match (eh[4], eh[5]) {
-            (1, 1) => Layout {
-                wide: false,
-                big: false,
-            },
-            (1, 2) => Layout {
-                wide: false,
-                big: true,
-            },
-            (2, 1) => Layout {
-                wide: true,
-                big: false,
-            },
-            (2, 2) => Layout {
-                wide: true,
-                big: true,
-            },
+            (1, 1) => Layout { wide: false, big: false },
+            (1, 2) => Layout { wide: false, big: true },
+            (2, 1) => Layout { wide: true, big: false },
+            (2, 2) => Layout { wide: true, big: true },
             _ => return Ok(None),
         };
         if l.wide && n < 64 {
@@ -274,9 +240,7 @@ impl Elf {
         let mut has_interp = false;
         if phoff != 0 && phentsize >= 4 {
             let table = read_table(file, phoff, phentsize, phnum)?;
-            has_interp = table
-                .chunks_exact(phentsize.into())
-                .any(|ph| l.u32(ph, 0) == Some(PT_INTERP));
+            has_interp = table.chunks_exact(phentsize.into()).any(|ph| l.u32(ph, 0) == Some(PT_INTERP));
         }
         let is_go = match go_sections(file, &l, shoff, shentsize, shnum, shstrndx)? {
             Some(found) => found,
@@ -375,13 +339,7 @@ mod tests {
     #[test]
     fn dynamic_binary_is_interposable() {
         let ls = resolve_command(OsStr::new("ls"), Some(OsStr::new("/usr/bin:/bin"))).unwrap();
-        assert_eq!(
-            elf_of(&ls),
-            Some(Elf {
-                has_interp: true,
-                is_go: false
-            })
-        );
+        assert_eq!(elf_of(&ls), Some(Elf { has_interp: true, is_go: false }));
         assert_eq!(inspect(&ls), []);
     }
 
@@ -391,12 +349,7 @@ mod tests {
         let src = dir.join("hello.c");
         std::fs::write(&src, "int main(void) { return 0; }\n").unwrap();
         let out = dir.join("hello-static");
-        let built = Command::new("cc")
-            .arg("-static")
-            .arg("-o")
-            .arg(&out)
-            .arg(&src)
-            .output();
+        let built = Command::new("cc").arg("-static").arg("-o").arg(&out).arg(&src).output();
         match built {
             Ok(o) if o.status.success() => {}
             Ok(o) => {
@@ -411,17 +364,9 @@ mod tests {
                 return;
             }
         }
-        assert_eq!(
-            elf_of(&out),
-            Some(Elf {
-                has_interp: false,
-                is_go: false
-            })
-        );
+        assert_eq!(elf_of(&out), Some(Elf { has_interp: false, is_go: false }));
         assert_eq!(inspect(&out), [Bypass::Static(out.clone())]);
-        assert!(inspect(&out)[0]
-            .to_string()
-            .contains("is statically linked"));
+        assert!(inspect(&out)[0].to_string().contains("is statically linked"));
 
         // A script is judged by its interpreter.
         let script = dir.join("script");
@@ -478,46 +423,16 @@ mod tests {
     fn go_sections_are_detected() {
         let dir = tmpdir("go");
         for (name, ptype, section, want) in [
-            (
-                "go-dynamic",
-                PT_INTERP,
-                ".note.go.buildid",
-                Elf {
-                    has_interp: true,
-                    is_go: true,
-                },
-            ),
-            (
-                "go-static",
-                1,
-                ".go.buildinfo",
-                Elf {
-                    has_interp: false,
-                    is_go: true,
-                },
-            ),
-            (
-                "c-static",
-                1,
-                ".note.gnu.build-id",
-                Elf {
-                    has_interp: false,
-                    is_go: false,
-                },
-            ),
+            ("go-dynamic", PT_INTERP, ".note.go.buildid", Elf { has_interp: true, is_go: true }),
+            ("go-static", 1, ".go.buildinfo", Elf { has_interp: false, is_go: true }),
+            ("c-static", 1, ".note.gnu.build-id", Elf { has_interp: false, is_go: false }),
         ] {
             let path = dir.join(name);
             std::fs::write(&path, synthetic_elf(ptype, section)).unwrap();
             assert_eq!(elf_of(&path), Some(want), "{name}");
         }
-        assert_eq!(
-            inspect(&dir.join("go-dynamic")),
-            [Bypass::Go(dir.join("go-dynamic"))]
-        );
-        assert_eq!(
-            inspect(&dir.join("c-static")),
-            [Bypass::Static(dir.join("c-static"))]
-        );
+        assert_eq!(inspect(&dir.join("go-dynamic")), [Bypass::Go(dir.join("go-dynamic"))]);
+        assert_eq!(inspect(&dir.join("c-static")), [Bypass::Static(dir.join("c-static"))]);
         // Truncated or foreign files are not ELF files, and are not flagged.
         let full = synthetic_elf(1, ".go.buildinfo");
         std::fs::write(dir.join("short"), &full[..40]).unwrap();
@@ -557,34 +472,19 @@ mod tests {
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(dir.join("plain"), b"").unwrap();
         let path = format!("/nonexistent:{}", dir.display());
-        assert_eq!(
-            resolve_command(OsStr::new("tool"), Some(OsStr::new(&path))),
-            Some(exe)
-        );
-        assert_eq!(
-            resolve_command(OsStr::new("plain"), Some(OsStr::new(&path))),
-            None
-        );
-        assert_eq!(
-            resolve_command(OsStr::new("./x/y"), None),
-            Some(PathBuf::from("./x/y"))
-        );
+        assert_eq!(resolve_command(OsStr::new("tool"), Some(OsStr::new(&path))), Some(exe));
+        assert_eq!(resolve_command(OsStr::new("plain"), Some(OsStr::new(&path))), None);
+        assert_eq!(resolve_command(OsStr::new("./x/y"), None), Some(PathBuf::from("./x/y")));
         assert_eq!(resolve_command(OsStr::new(""), None), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn shebang_lines_are_parsed() {
-        assert_eq!(
-            shebang(b"#!/bin/sh\n"),
-            Some((PathBuf::from("/bin/sh"), None))
-        );
+        assert_eq!(shebang(b"#!/bin/sh\n"), Some((PathBuf::from("/bin/sh"), None)));
         assert_eq!(
             shebang(b"#! /usr/bin/env  python3\nx"),
-            Some((
-                PathBuf::from("/usr/bin/env"),
-                Some(OsString::from("python3"))
-            ))
+            Some((PathBuf::from("/usr/bin/env"), Some(OsString::from("python3"))))
         );
         assert_eq!(shebang(b"\x7fELF"), None);
     }

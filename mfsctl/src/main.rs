@@ -69,12 +69,7 @@ mfsctl run --config /etc/mfs.toml -- rsync -a ~/work/ /srv/data/work/"
         mirrors: Vec<OsString>,
 
         /// The command and its arguments (put them after `--`).
-        #[arg(
-            value_name = "CMD",
-            required = true,
-            trailing_var_arg = true,
-            allow_hyphen_values = true
-        )]
+        #[arg(value_name = "CMD", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
     },
 
@@ -106,8 +101,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match &cli.command {
         Command::Run { mirrors, command } => run::run(cli.config.as_deref(), mirrors, command),
-        Command::Verify { targets } => verify::target(targets, cli.config.as_deref())
-            .and_then(|target| verify::verify(&target)),
+        Command::Verify { targets } => {
+            verify::target(targets, cli.config.as_deref()).and_then(|target| verify::verify(&target))
+        }
     };
     match outcome {
         Ok(status) => ExitCode::from(u8::try_from(status).unwrap_or(EXIT_BAD_INPUT)),
@@ -130,10 +126,8 @@ mod tests {
 
     #[test]
     fn run_takes_the_command_after_the_options() {
-        let cli = Cli::try_parse_from([
-            "mfsctl", "run", "--mirror", "/a:/b", "--mirror", "/c:/d", "--", "ls", "-l",
-        ])
-        .unwrap();
+        let cli =
+            Cli::try_parse_from(["mfsctl", "run", "--mirror", "/a:/b", "--mirror", "/c:/d", "--", "ls", "-l"]).unwrap();
         match cli.command {
             Command::Run { mirrors, command } => {
                 assert_eq!(mirrors, ["/a:/b", "/c:/d"]);
@@ -142,21 +136,15 @@ mod tests {
             other => panic!("parsed as {other:?}"),
         }
         // Options of the command are its own, even without `--`.
-        let cli =
-            Cli::try_parse_from(["mfsctl", "--config", "/f", "run", "sh", "-c", "exit 7"]).unwrap();
+        let cli = Cli::try_parse_from(["mfsctl", "--config", "/f", "run", "sh", "-c", "exit 7"]).unwrap();
         assert_eq!(cli.config, Some(PathBuf::from("/f")));
-        assert!(
-            matches!(cli.command, Command::Run { ref command, .. } if command == &["sh", "-c", "exit 7"])
-        );
+        assert!(matches!(cli.command, Command::Run { ref command, .. } if command == &["sh", "-c", "exit 7"]));
         assert!(Cli::try_parse_from(["mfsctl", "run", "--mirror", "/a:/b"]).is_err());
     }
 
     #[test]
     fn verify_takes_one_or_two_operands() {
-        for args in [
-            &["mfsctl", "verify", "data"][..],
-            &["mfsctl", "verify", "/p", "/m"],
-        ] {
+        for args in [&["mfsctl", "verify", "data"][..], &["mfsctl", "verify", "/p", "/m"]] {
             assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
         }
         assert!(Cli::try_parse_from(["mfsctl", "verify"]).is_err());

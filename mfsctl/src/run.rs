@@ -28,9 +28,8 @@ pub const EXIT_CANNOT_RUN: i32 = 127;
 /// Runs `command` under the shim. Returns only when it could not be started (with the exit
 /// status to use); errors are bad input.
 pub fn run(config_file: Option<&Path>, mirrors: &[OsString], command: &[OsString]) -> Result<i32> {
-    let (program, args) = command
-        .split_first()
-        .ok_or_else(|| anyhow!("no command given: mfsctl run [--mirror P:M] -- CMD [ARGS...]"))?;
+    let (program, args) =
+        command.split_first().ok_or_else(|| anyhow!("no command given: mfsctl run [--mirror P:M] -- CMD [ARGS...]"))?;
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
 
     // SAFETY: getuid has no preconditions and cannot fail.
@@ -47,7 +46,9 @@ pub fn run(config_file: Option<&Path>, mirrors: &[OsString], command: &[OsString
     }
     match Config::load(&env) {
         Ok(Some(_)) => {}
-        Ok(None) => bail!("nothing to mirror: give --mirror PRIMARY:MIRROR or --config FILE (or set MFS_MIRROR or MFS_CONFIG)"),
+        Ok(None) => {
+            bail!("nothing to mirror: give --mirror PRIMARY:MIRROR or --config FILE (or set MFS_MIRROR or MFS_CONFIG)")
+        }
         Err(e) => return Err(e.into()),
     }
 
@@ -69,10 +70,7 @@ pub fn run(config_file: Option<&Path>, mirrors: &[OsString], command: &[OsString
         cmd.env(config::ENV_CONFIG, file);
     }
     let error = cmd.exec();
-    eprintln!(
-        "mfsctl: cannot run {}: {error}",
-        Path::new(program).display()
-    );
+    eprintln!("mfsctl: cannot run {}: {error}", Path::new(program).display());
     Ok(EXIT_CANNOT_RUN)
 }
 
@@ -109,13 +107,9 @@ pub fn escape_into(path: &[u8], out: &mut Vec<u8>) {
 /// Locates `libmfs.so`: `$MFS_SHIM` when set, else beside the `mfsctl` executable.
 pub fn find_shim(env_shim: Option<OsString>, exe: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(path) = env_shim.filter(|p| !p.is_empty()) {
-        let path = std::path::absolute(PathBuf::from(path))
-            .context("cannot read the current directory")?;
+        let path = std::path::absolute(PathBuf::from(path)).context("cannot read the current directory")?;
         if !path.is_file() {
-            bail!(
-                "{ENV_SHIM}={} is not a file: point it at libmfs.so",
-                path.display()
-            );
+            bail!("{ENV_SHIM}={} is not a file: point it at libmfs.so", path.display());
         }
         return Ok(path);
     }
@@ -136,19 +130,14 @@ pub fn find_shim(env_shim: Option<OsString>, exe: Option<PathBuf>) -> Result<Pat
 /// `LD_PRELOAD` with the shim appended to what is already preloaded (unless it is there).
 pub fn preload_with(existing: Option<&OsStr>, shim: &Path) -> Result<OsString> {
     let shim_bytes = shim.as_os_str().as_bytes();
-    if shim_bytes
-        .iter()
-        .any(|b| matches!(b, b' ' | b':' | b'\t' | b'\n'))
-    {
+    if shim_bytes.iter().any(|b| matches!(b, b' ' | b':' | b'\t' | b'\n')) {
         bail!(
             "{} contains a space or ':', which LD_PRELOAD cannot carry: install libmfs.so elsewhere and set {ENV_SHIM}",
             shim.display()
         );
     }
     let existing = existing.map(OsStr::as_bytes).unwrap_or_default();
-    let already = existing
-        .split(|b| matches!(b, b' ' | b':'))
-        .any(|entry| entry == shim_bytes);
+    let already = existing.split(|b| matches!(b, b' ' | b':')).any(|entry| entry == shim_bytes);
     if already {
         return Ok(OsStr::from_bytes(existing).to_owned());
     }
@@ -165,29 +154,20 @@ mod tests {
     use super::*;
 
     fn spec(values: &[&[u8]], cwd: &str) -> Result<Vec<u8>> {
-        let values: Vec<OsString> = values
-            .iter()
-            .map(|v| OsString::from_vec(v.to_vec()))
-            .collect();
+        let values: Vec<OsString> = values.iter().map(|v| OsString::from_vec(v.to_vec())).collect();
         mirror_spec(&values, Path::new(cwd)).map(OsString::into_vec)
     }
 
     #[test]
     fn mirror_values_are_joined_and_escaped() {
         assert_eq!(spec(&[b"/a:/b", b"/c:/d"], "/").unwrap(), b"/a:/b,/c:/d");
-        assert_eq!(
-            spec(&[b"rel:sub/m"], "/home/u").unwrap(),
-            b"/home/u/rel:/home/u/sub/m"
-        );
+        assert_eq!(spec(&[b"rel:sub/m"], "/home/u").unwrap(), b"/home/u/rel:/home/u/sub/m");
         // Escaped characters survive the round trip through the child's parser.
         let joined = spec(&[br"/x\:y:/m\,n", br"/back\\slash:/z"], "/").unwrap();
         assert_eq!(joined, br"/x\:y:/m\,n,/back\\slash:/z");
         let pairs = config::parse_mirror_spec(&joined).unwrap();
         assert_eq!(pairs[0], (PathBuf::from("/x:y"), PathBuf::from("/m,n")));
-        assert_eq!(
-            pairs[1],
-            (PathBuf::from("/back\\slash"), PathBuf::from("/z"))
-        );
+        assert_eq!(pairs[1], (PathBuf::from("/back\\slash"), PathBuf::from("/z")));
         // A relative path gets the current directory, escaped too.
         let joined = spec(&[b"p:m"], "/odd:dir").unwrap();
         assert_eq!(joined, br"/odd\:dir/p:/odd\:dir/m");
@@ -212,14 +192,8 @@ mod tests {
     fn preload_is_appended_once() {
         let shim = Path::new("/opt/mfs/libmfs.so");
         assert_eq!(preload_with(None, shim).unwrap(), "/opt/mfs/libmfs.so");
-        assert_eq!(
-            preload_with(Some(OsStr::new("")), shim).unwrap(),
-            "/opt/mfs/libmfs.so"
-        );
-        assert_eq!(
-            preload_with(Some(OsStr::new("/x/a.so")), shim).unwrap(),
-            "/x/a.so:/opt/mfs/libmfs.so"
-        );
+        assert_eq!(preload_with(Some(OsStr::new("")), shim).unwrap(), "/opt/mfs/libmfs.so");
+        assert_eq!(preload_with(Some(OsStr::new("/x/a.so")), shim).unwrap(), "/x/a.so:/opt/mfs/libmfs.so");
         let twice = OsStr::new("/x/a.so /opt/mfs/libmfs.so");
         assert_eq!(preload_with(Some(twice), shim).unwrap(), twice);
         assert!(preload_with(None, Path::new("/with space/libmfs.so")).is_err());
@@ -231,21 +205,13 @@ mod tests {
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         let exe = dir.join("bin/mfsctl");
         let e = find_shim(None, Some(exe.clone())).unwrap_err().to_string();
-        assert!(
-            e.contains("cannot find libmfs.so") && e.contains(ENV_SHIM),
-            "{e}"
-        );
+        assert!(e.contains("cannot find libmfs.so") && e.contains(ENV_SHIM), "{e}");
         std::fs::write(dir.join("bin/libmfs.so"), b"").unwrap();
-        assert_eq!(
-            find_shim(None, Some(exe.clone())).unwrap(),
-            dir.join("bin/libmfs.so")
-        );
+        assert_eq!(find_shim(None, Some(exe.clone())).unwrap(), dir.join("bin/libmfs.so"));
         std::fs::write(dir.join("other.so"), b"").unwrap();
         let chosen = find_shim(Some(dir.join("other.so").into()), Some(exe.clone())).unwrap();
         assert_eq!(chosen, dir.join("other.so"));
-        let e = find_shim(Some(dir.join("absent.so").into()), Some(exe))
-            .unwrap_err()
-            .to_string();
+        let e = find_shim(Some(dir.join("absent.so").into()), Some(exe)).unwrap_err().to_string();
         assert!(e.contains("is not a file"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

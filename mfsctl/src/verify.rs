@@ -30,10 +30,7 @@ pub struct Target {
 /// pair (from `--config`, else `MFS_CONFIG`/`MFS_MIRROR`).
 pub fn target(args: &[OsString], config_file: Option<&Path>) -> Result<Target> {
     match args {
-        [primary, mirror] => Ok(Target {
-            primary: primary.into(),
-            mirrors: vec![mirror.into()],
-        }),
+        [primary, mirror] => Ok(Target { primary: primary.into(), mirrors: vec![mirror.into()] }),
         [name] => {
             // SAFETY: getuid has no preconditions and cannot fail.
             let mut env = Env::from_process(unsafe { libc::getuid() });
@@ -46,10 +43,7 @@ pub fn target(args: &[OsString], config_file: Option<&Path>) -> Result<Target> {
             })?;
             let pair = config.pair(&name).ok_or_else(|| {
                 let known: Vec<&str> = config.pairs.iter().map(|p| p.name.as_str()).collect();
-                anyhow!(
-                    "unknown pair {name:?}: the configuration has {}",
-                    known.join(", ")
-                )
+                anyhow!("unknown pair {name:?}: the configuration has {}", known.join(", "))
             })?;
             Ok(Target {
                 primary: pair.primary().to_path_buf(),
@@ -65,20 +59,12 @@ pub fn target(args: &[OsString], config_file: Option<&Path>) -> Result<Target> {
 /// Returns the exit status.
 pub fn verify(target: &Target) -> Result<i32> {
     for root in std::iter::once(&target.primary).chain(&target.mirrors) {
-        check_root(
-            root,
-            if root == &target.primary {
-                "primary"
-            } else {
-                "mirror"
-            },
-        )?;
+        check_root(root, if root == &target.primary { "primary" } else { "mirror" })?;
     }
     let mut stdout = io::stdout().lock();
     let mut total = 0;
     for mirror in &target.mirrors {
-        let prefix =
-            (target.mirrors.len() > 1).then(|| [mirror.as_os_str().as_bytes(), b": "].concat());
+        let prefix = (target.mirrors.len() > 1).then(|| [mirror.as_os_str().as_bytes(), b": "].concat());
         let mut progress = Progress::new();
         let mut write_error = None;
         let stats = tree::compare_trees(&target.primary, mirror, |event| match event {
@@ -107,11 +93,7 @@ pub fn verify(target: &Target) -> Result<i32> {
         total += stats.differences;
     }
     stdout.flush().ok();
-    Ok(if total == 0 {
-        EXIT_IDENTICAL
-    } else {
-        EXIT_DIFFERENT
-    })
+    Ok(if total == 0 { EXIT_IDENTICAL } else { EXIT_DIFFERENT })
 }
 
 fn check_root(root: &Path, what: &str) -> Result<()> {
@@ -166,11 +148,7 @@ struct Progress {
 
 impl Progress {
     fn new() -> Progress {
-        Progress {
-            start: Instant::now(),
-            enabled: io::stderr().is_terminal(),
-            bar: None,
-        }
+        Progress { start: Instant::now(), enabled: io::stderr().is_terminal(), bar: None }
     }
 
     fn update(&mut self, stats: &Stats, path: &Path) {
@@ -230,13 +208,7 @@ mod tests {
     #[test]
     fn two_paths_are_a_target_without_configuration() {
         let t = target(&["/p".into(), "/m".into()], None).unwrap();
-        assert_eq!(
-            t,
-            Target {
-                primary: "/p".into(),
-                mirrors: vec!["/m".into()]
-            }
-        );
+        assert_eq!(t, Target { primary: "/p".into(), mirrors: vec!["/m".into()] });
         assert!(target(&[], None).is_err());
     }
 
@@ -258,9 +230,7 @@ mod tests {
         let t = target(&["data".into()], Some(&file)).unwrap();
         assert_eq!(t.primary, dir.join("p"));
         assert_eq!(t.mirrors, [dir.join("m1"), dir.join("m2")]);
-        let e = target(&["other".into()], Some(&file))
-            .unwrap_err()
-            .to_string();
+        let e = target(&["other".into()], Some(&file)).unwrap_err().to_string();
         assert_eq!(e, "unknown pair \"other\": the configuration has data");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -26,15 +26,7 @@ impl Tmp {
     fn mfsctl(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(mfs_tests::mfsctl());
         cmd.args(args).current_dir(&self.0);
-        for var in [
-            "LD_PRELOAD",
-            "MFS_MIRROR",
-            "MFS_CONFIG",
-            "MFS_SOCKET",
-            "MFS_LOG",
-            "MFS_LOG_FILE",
-            "MFS_SHIM",
-        ] {
+        for var in ["LD_PRELOAD", "MFS_MIRROR", "MFS_CONFIG", "MFS_SOCKET", "MFS_LOG", "MFS_LOG_FILE", "MFS_SHIM"] {
             cmd.env_remove(var);
         }
         // Journals of these runs stay inside the scratch directory.
@@ -65,58 +57,29 @@ fn assert_bad_input(out: &Output, want: &str) {
     assert_eq!(out.status.code(), Some(2), "stderr: {err}");
     assert!(out.stdout.is_empty(), "stdout: {}", text(&out.stdout));
     assert_eq!(err.lines().count(), 1, "one line expected: {err:?}");
-    assert!(
-        err.starts_with("mfsctl: ") && err.contains(want),
-        "{err:?} should mention {want:?}"
-    );
+    assert!(err.starts_with("mfsctl: ") && err.contains(want), "{err:?} should mention {want:?}");
 }
 
 /// Asserts that the harness's own comparison finds the trees identical.
 fn assert_same_trees(primary: &Path, mirror: &Path) {
     let diffs = mfs_tests::compare_trees(primary, mirror);
-    assert!(
-        diffs.is_empty(),
-        "independent comparison: {:?}",
-        diffs.iter().map(|d| d.to_string()).collect::<Vec<_>>()
-    );
+    assert!(diffs.is_empty(), "independent comparison: {:?}", diffs.iter().map(|d| d.to_string()).collect::<Vec<_>>());
 }
 
 #[test]
 fn run_mirrors_a_shell_session_and_verify_agrees() {
     let t = Tmp::new("session");
     fs::write(t.path("source.txt"), b"some bytes\n").unwrap();
-    let out = t.out(&[
-        "run",
-        "--mirror",
-        "A:B",
-        "--",
-        "sh",
-        "-c",
-        "mkdir A/d && cp source.txt A/d/x && echo hi > A/f",
-    ]);
+    let out = t.out(&["run", "--mirror", "A:B", "--", "sh", "-c", "mkdir A/d && cp source.txt A/d/x && echo hi > A/f"]);
     assert!(out.status.success(), "run failed: {}", text(&out.stderr));
     assert_eq!(fs::read(t.path("B/d/x")).unwrap(), b"some bytes\n");
     assert_eq!(fs::read(t.path("B/f")).unwrap(), b"hi\n");
     assert_same_trees(&t.path("A"), &t.path("B"));
 
     let out = t.out(&["verify", "A", "B"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "verify: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    assert!(
-        out.stdout.is_empty(),
-        "no differences expected: {}",
-        text(&out.stdout)
-    );
-    assert!(
-        text(&out.stderr).contains("are identical (3 entries"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "verify: {}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.stdout.is_empty(), "no differences expected: {}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("are identical (3 entries"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -145,11 +108,7 @@ fn verify_lists_each_difference_and_exits_1() {
          only in mirror: stale\n\
          content differs: sub/changed\n"
     );
-    assert!(
-        text(&out.stderr).contains("5 differences"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("5 differences"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -165,54 +124,28 @@ fn verify_by_pair_name_compares_every_mirror() {
         ),
     )
     .unwrap();
-    let out = t.out(&[
-        "run",
-        "--config",
-        "mfs.toml",
-        "--",
-        "sh",
-        "-c",
-        "echo data > A/file",
-    ]);
+    let out = t.out(&["run", "--config", "mfs.toml", "--", "sh", "-c", "echo data > A/file"]);
     assert!(out.status.success(), "run failed: {}", text(&out.stderr));
     assert_eq!(fs::read(t.path("C/file")).unwrap(), b"data\n");
 
     let out = t.out(&["verify", "--config", "mfs.toml", "data"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
 
     fs::remove_file(t.path("C/file")).unwrap();
     let out = t.out(&["verify", "--config", "mfs.toml", "data"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stdout),
-        format!("{}: only in primary: file\n", t.path("C").display())
-    );
+    assert_eq!(text(&out.stdout), format!("{}: only in primary: file\n", t.path("C").display()));
 
-    assert_bad_input(
-        &t.out(&["verify", "--config", "mfs.toml", "nosuch"]),
-        "unknown pair \"nosuch\"",
-    );
+    assert_bad_input(&t.out(&["verify", "--config", "mfs.toml", "nosuch"]), "unknown pair \"nosuch\"");
     assert_bad_input(&t.out(&["verify", "nosuch"]), "no configuration");
 }
 
 #[test]
 fn verify_refuses_missing_directories() {
     let t = Tmp::new("missing");
-    assert_bad_input(
-        &t.out(&["verify", "A", "nowhere"]),
-        "mirror nowhere does not exist",
-    );
+    assert_bad_input(&t.out(&["verify", "A", "nowhere"]), "mirror nowhere does not exist");
     fs::write(t.path("file"), b"").unwrap();
-    assert_bad_input(
-        &t.out(&["verify", "file", "B"]),
-        "primary file is not a directory",
-    );
+    assert_bad_input(&t.out(&["verify", "file", "B"]), "primary file is not a directory");
 }
 
 #[test]
@@ -224,11 +157,7 @@ fn exit_status_and_signals_pass_through() {
     assert_eq!(out.status.signal(), Some(9), "{:?}", out.status);
     let out = t.out(&["run", "--mirror", "A:B", "--", "./no-such-program"]);
     assert_eq!(out.status.code(), Some(127));
-    assert!(
-        text(&out.stderr).starts_with("mfsctl: cannot run ./no-such-program: "),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).starts_with("mfsctl: cannot run ./no-such-program: "), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -247,10 +176,7 @@ fn bad_configuration_stops_before_the_command_runs() {
         assert!(!t.path("ran").exists(), "{mirror}: the command ran");
     }
     assert_bad_input(&t.out(&["run", "--", "true"]), "nothing to mirror");
-    assert_bad_input(
-        &t.out(&["run", "--config", "absent.toml", "--", "true"]),
-        "cannot read configuration file",
-    );
+    assert_bad_input(&t.out(&["run", "--config", "absent.toml", "--", "true"]), "cannot read configuration file");
 }
 
 #[test]
@@ -274,12 +200,7 @@ fn child_environment_names_the_shim_and_the_pairs() {
     let shim = mfs_tests::shim();
     assert_eq!(
         text(&out.stdout),
-        format!(
-            "libm.so.6:{}\n{}/odd\\:name:{}/B\n",
-            shim.display(),
-            t.0.display(),
-            t.0.display()
-        )
+        format!("libm.so.6:{}\n{}/odd\\:name:{}/B\n", shim.display(), t.0.display(), t.0.display())
     );
 }
 
@@ -316,10 +237,7 @@ fn shim_is_taken_from_mfs_shim_when_not_beside_mfsctl() {
 fn programs_that_cannot_be_interposed_are_named() {
     let t = Tmp::new("static");
     fs::write(t.path("s.c"), "int main(void) { return 5; }\n").unwrap();
-    let built = Command::new("cc")
-        .args(["-static", "-o", "static-prog", "s.c"])
-        .current_dir(&t.0)
-        .output();
+    let built = Command::new("cc").args(["-static", "-o", "static-prog", "s.c"]).current_dir(&t.0).output();
     if !built.is_ok_and(|o| o.status.success()) {
         eprintln!("SKIPPED programs_that_cannot_be_interposed_are_named: `cc -static` does not work here (libc6-dev provides libc.a)");
         return;
@@ -328,17 +246,10 @@ fn programs_that_cannot_be_interposed_are_named() {
     assert_eq!(out.status.code(), Some(5), "the program still runs");
     let err = text(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.starts_with("mfsctl: warning: ./static-prog is statically linked"),
-        "{err}"
-    );
+    assert!(err.starts_with("mfsctl: warning: ./static-prog is statically linked"), "{err}");
     // A dynamically linked program gets no warning.
     let out = t.out(&["run", "--mirror", "A:B", "--", "true"]);
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -349,35 +260,14 @@ fn help_answers_the_questions() {
         assert!(top.contains(want), "mfsctl --help lacks {want:?}:\n{top}");
     }
     for absent in ["daemon", "status", "mount", "resync"] {
-        assert!(
-            !top.lines().any(|l| l.trim_start().starts_with(absent)),
-            "lists {absent}:\n{top}"
-        );
+        assert!(!top.lines().any(|l| l.trim_start().starts_with(absent)), "lists {absent}:\n{top}");
     }
     let run = text(&t.out(&["run", "--help"]).stdout);
-    for want in [
-        "MFS_SHIM",
-        "LD_PRELOAD",
-        "needs no daemon",
-        "127",
-        "statically linked",
-        "Examples",
-    ] {
-        assert!(
-            run.contains(want),
-            "mfsctl run --help lacks {want:?}:\n{run}"
-        );
+    for want in ["MFS_SHIM", "LD_PRELOAD", "needs no daemon", "127", "statically linked", "Examples"] {
+        assert!(run.contains(want), "mfsctl run --help lacks {want:?}:\n{run}");
     }
     let verify = text(&t.out(&["verify", "--help"]).stdout);
-    for want in [
-        "0 when the copies are identical",
-        "1 when differences",
-        "2 on bad",
-        "content differs",
-    ] {
-        assert!(
-            verify.contains(want),
-            "mfsctl verify --help lacks {want:?}:\n{verify}"
-        );
+    for want in ["0 when the copies are identical", "1 when differences", "2 on bad", "content differs"] {
+        assert!(verify.contains(want), "mfsctl verify --help lacks {want:?}:\n{verify}");
     }
 }

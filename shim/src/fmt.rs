@@ -52,6 +52,10 @@ impl<'a> Buf<'a> {
         self.len
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn overflowed(&self) -> bool {
         self.overflow
     }

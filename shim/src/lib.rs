@@ -27,9 +27,12 @@ pub mod sys;
 /// Runs when the library is loaded: resolves real symbols and initialises the shim (which
 /// does nothing when neither `MFS_MIRROR` nor `MFS_CONFIG` is set). Hooks that run earlier
 /// (other libraries' constructors) initialise on first use instead.
+#[cfg_attr(test, allow(dead_code))]
 extern "C" fn on_load() {
     hooks::fd::resolve_vfork();
-    if std::env::var_os(mfs_core::config::ENV_MIRROR).is_none() && std::env::var_os(mfs_core::config::ENV_CONFIG).is_none() {
+    if std::env::var_os(mfs_core::config::ENV_MIRROR).is_none()
+        && std::env::var_os(mfs_core::config::ENV_CONFIG).is_none()
+    {
         return;
     }
     real::resolve_all();
@@ -38,6 +41,7 @@ extern "C" fn on_load() {
 
 /// Runs at exit, after the program's own destructors: flushes stdio streams and
 /// synchronises shared mappings so every byte that reached a primary reaches its twins.
+#[cfg_attr(test, allow(dead_code))]
 extern "C" fn on_unload() {
     if state::get().is_none() {
         return;

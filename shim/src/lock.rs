@@ -109,12 +109,14 @@ impl LockTable {
     fn map(fd: i32, size: usize) -> Option<LockTable> {
         sys::flock(fd, libc::LOCK_EX).ok()?;
         let st = sys::fstat(fd).ok();
-        if st.map_or(true, |s| (s.st_size as usize) < size) && sys::ftruncate(fd, size as libc::off_t).is_err() {
+        if st.is_none_or(|s| (s.st_size as usize) < size) && sys::ftruncate(fd, size as libc::off_t).is_err() {
             let _ = sys::flock(fd, libc::LOCK_UN);
             return None;
         }
         // SAFETY: a shared mapping of a file just sized to `size` bytes.
-        let p = unsafe { libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0) };
+        let p = unsafe {
+            libc::mmap(std::ptr::null_mut(), size, libc::PROT_READ | libc::PROT_WRITE, libc::MAP_SHARED, fd, 0)
+        };
         if p == libc::MAP_FAILED {
             let _ = sys::flock(fd, libc::LOCK_UN);
             return None;
@@ -238,7 +240,7 @@ unsafe fn init_slots(shared: *mut Shared) {
 
 /// The coherency key of a file.
 pub fn key_of(st: &libc::stat) -> u64 {
-    let k = (st.st_dev as u64).rotate_left(32) ^ (st.st_ino as u64);
+    let k = st.st_dev.rotate_left(32) ^ st.st_ino;
     if k == 0 {
         1
     } else {

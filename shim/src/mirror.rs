@@ -59,7 +59,14 @@ impl<'a> From<Hit<'a>> for Loc<'a> {
 /// could not be kept: a descriptor the shim keeps must not take a number the program could
 /// get, and with the high range unavailable (RLIMIT_NOFILE lowered below it) the twin is given
 /// up; the caller then mirrors that fd by path.
-pub fn open_on(st: &State, pair: usize, copy: usize, rel: &[u8], flags: i32, mode: libc::mode_t) -> SysResult<Option<RawFd>> {
+pub fn open_on(
+    st: &State,
+    pair: usize,
+    copy: usize,
+    rel: &[u8],
+    flags: i32,
+    mode: libc::mode_t,
+) -> SysResult<Option<RawFd>> {
     let fd = open_transient(st, pair, copy, rel, flags, mode)?;
     if fd >= st.fd_base {
         return Ok(Some(fd));
@@ -74,7 +81,14 @@ pub fn open_on(st: &State, pair: usize, copy: usize, rel: &[u8], flags: i32, mod
 
 /// Opens `rel` on `copy` for a moment (closed before the hook returns): it may keep a low
 /// number, as the program cannot observe it.
-pub fn open_transient(st: &State, pair: usize, copy: usize, rel: &[u8], flags: i32, mode: libc::mode_t) -> SysResult<RawFd> {
+pub fn open_transient(
+    st: &State,
+    pair: usize,
+    copy: usize,
+    rel: &[u8],
+    flags: i32,
+    mode: libc::mode_t,
+) -> SysResult<RawFd> {
     let c = CRel::new(rel).ok_or(Errno(libc::ENAMETOOLONG))?;
     let fd = sys::open_beneath(st.root_fd(pair, copy), c.as_cstr(), flags, mode)?;
     fdtable::set_kind(fd, kind::PRIVATE);
@@ -89,7 +103,13 @@ pub fn close_own(fd: RawFd) {
 
 /// Runs `f` with the parent directory of `rel` on `copy` (opened beneath the root) and the
 /// final name. The root itself is passed as the root directory with the name `.`.
-pub fn at_parent<R>(st: &State, pair: usize, copy: usize, rel: &[u8], f: impl FnOnce(RawFd, &CStr) -> SysResult<R>) -> SysResult<R> {
+pub fn at_parent<R>(
+    st: &State,
+    pair: usize,
+    copy: usize,
+    rel: &[u8],
+    f: impl FnOnce(RawFd, &CStr) -> SysResult<R>,
+) -> SysResult<R> {
     if rel.is_empty() {
         return f(st.root_fd(pair, copy), c".");
     }
@@ -135,7 +155,12 @@ pub fn canonical_rel<'b>(st: &State, abs: &[u8], out: &'b mut [u8; PATH_MAX]) ->
 /// with the parent directory on that copy. Offline copies and failures are journaled.
 /// `abs` is the origin-side absolute path, used when the lexical path crosses a symlink.
 /// Returns the error the program should see (fail mode only).
-pub fn fanout_path(st: &State, loc: Loc<'_>, abs: &[u8], mut op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>) -> Result<(), Errno> {
+pub fn fanout_path(
+    st: &State,
+    loc: Loc<'_>,
+    abs: &[u8],
+    mut op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>,
+) -> Result<(), Errno> {
     let mut canon = [0u8; PATH_MAX];
     let mut target = loc;
     let mut resolved = false;
@@ -177,6 +202,9 @@ pub fn fanout_path(st: &State, loc: Loc<'_>, abs: &[u8], mut op: impl FnMut(usiz
     result
 }
 
+/// A path-based form of a change: `op(copy, parent_dir, name)` on one copy.
+pub type PathOp<'a> = &'a mut dyn FnMut(usize, RawFd, &CStr) -> SysResult<()>;
+
 /// Applies an fd-based change to each twin of a mirrored fd; copies without a twin get the
 /// path-based form `by_path` (when given) or are journaled.
 pub fn fanout_fd(
@@ -184,7 +212,7 @@ pub fn fanout_fd(
     fd: RawFd,
     e: &fdtable::Entry,
     mut on_twin: impl FnMut(RawFd) -> SysResult<()>,
-    by_path: Option<&mut dyn FnMut(usize, RawFd, &CStr) -> SysResult<()>>,
+    by_path: Option<PathOp<'_>>,
 ) -> Result<(), Errno> {
     let mut result = Ok(());
     let ncopies = st.pair(e.pair).copies.len();

@@ -83,7 +83,7 @@ fn copy_rec(src: &std::path::Path, dst_dir: RawFd, name: &CStr, depth: u32) -> S
         libc::timespec { tv_sec: meta.atime(), tv_nsec: meta.atime_nsec() },
         libc::timespec { tv_sec: meta.mtime(), tv_nsec: meta.mtime_nsec() },
     ];
-    let _ = sys::utimensat(dst_dir, Some(name), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW);
+    let _ = sys::utimensat(dst_dir, Some(name), &times, libc::AT_SYMLINK_NOFOLLOW);
     Ok(())
 }
 

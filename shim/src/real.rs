@@ -11,7 +11,10 @@
 use std::ffi::CStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use libc::{c_char, c_int, c_long, c_uint, c_ulong, c_void, dev_t, gid_t, iovec, mode_t, off64_t, off_t, size_t, ssize_t, uid_t, FILE};
+use libc::{
+    c_char, c_int, c_long, c_uint, c_ulong, c_void, dev_t, gid_t, iovec, mode_t, off64_t, off_t, size_t, ssize_t,
+    uid_t, FILE,
+};
 
 /// One lazily resolved libc symbol.
 pub struct Sym {
@@ -301,7 +304,13 @@ pub mod variadic {
         unsafe { f(path, flags, mode as c_uint) }
     }
 
-    pub unsafe fn call_openat(alias: OpenAlias, dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+    pub unsafe fn call_openat(
+        alias: OpenAlias,
+        dirfd: c_int,
+        path: *const c_char,
+        flags: c_int,
+        mode: mode_t,
+    ) -> c_int {
         let sym = match alias {
             OpenAlias::Open => &openat,
             OpenAlias::Open64 => &openat64,
@@ -338,7 +347,13 @@ pub mod variadic {
         unsafe { f(fd, req, arg) }
     }
 
-    pub unsafe fn call_mremap(old: *mut c_void, old_size: size_t, new_size: size_t, flags: c_int, new_addr: *mut c_void) -> *mut c_void {
+    pub unsafe fn call_mremap(
+        old: *mut c_void,
+        old_size: size_t,
+        new_size: size_t,
+        flags: c_int,
+        new_addr: *mut c_void,
+    ) -> *mut c_void {
         let a = mremap.addr();
         if a == 0 {
             return <*mut c_void>::missing();

@@ -138,12 +138,19 @@ fn build() -> Option<State> {
             let fd = match sys::openat(libc::AT_FDCWD, &root, libc::O_PATH | libc::O_DIRECTORY, 0) {
                 Ok(fd) => sys::move_high(fd, fd_base),
                 Err(Errno(e)) => {
-                    announce(&format!("mfs: cannot open {}: errno {e}; mirroring is off for this program\n", copy.root.display()));
+                    announce(&format!(
+                        "mfs: cannot open {}: errno {e}; mirroring is off for this program\n",
+                        copy.root.display()
+                    ));
                     return None;
                 }
             };
             fdtable::set_kind(fd, kind::PRIVATE);
-            copies.push(CopyRt { root_fd: AtomicI32::new(fd), online: AtomicBool::new(true), failures: AtomicU32::new(0) });
+            copies.push(CopyRt {
+                root_fd: AtomicI32::new(fd),
+                online: AtomicBool::new(true),
+                failures: AtomicU32::new(0),
+            });
         }
         pairs.push(PairRt { copies, journal_fd: AtomicI32::new(-1) });
     }
@@ -273,7 +280,11 @@ impl State {
                 Some(unsafe { &*p })
             }
             None => {
-                crate::log!(Level::Warn, "no coherency lock table in {:?} yet; this write is not serialised", self.state_dir);
+                crate::log!(
+                    Level::Warn,
+                    "no coherency lock table in {:?} yet; this write is not serialised",
+                    self.state_dir
+                );
                 None
             }
         };
@@ -293,7 +304,10 @@ impl State {
     /// A change succeeded at a path the shim cannot place (deeper than PATH_MAX): nothing is
     /// mirrored, so every pair is journaled for a full resync rather than silently skipped.
     pub fn unplaced_change(&self) {
-        crate::log!(Level::Warn, "a change at a path deeper than PATH_MAX was not mirrored; journaled for a full resync");
+        crate::log!(
+            Level::Warn,
+            "a change at a path deeper than PATH_MAX was not mirrored; journaled for a full resync"
+        );
         for (pi, pair) in self.cfg.pairs.iter().enumerate() {
             for copy in 0..pair.copies.len() {
                 self.journal_full(pi, copy);
@@ -306,7 +320,9 @@ impl State {
     pub fn relocate_private(&self, fd: RawFd) {
         let Ok(new) = sys::dup_at_least(fd, self.fd_base) else { return };
         let mut moved = false;
-        for slot in self.pairs.iter().flat_map(|p| p.copies.iter().map(|c| &c.root_fd).chain(std::iter::once(&p.journal_fd))) {
+        for slot in
+            self.pairs.iter().flat_map(|p| p.copies.iter().map(|c| &c.root_fd).chain(std::iter::once(&p.journal_fd)))
+        {
             if slot.compare_exchange(fd, new, Ordering::AcqRel, Ordering::Relaxed).is_ok() {
                 moved = true;
             }
@@ -336,7 +352,12 @@ impl State {
         // In fail mode the program sees every mirror error, so a copy is never silently
         // taken out of service; in degrade mode it is, after `retries` failures.
         if p.on_mirror_error == OnMirrorError::Degrade && n >= p.retries && rt.online.swap(false, Ordering::Relaxed) {
-            crate::log!(Level::Warn, "pair {}: copy {} offline after {n} failures", p.name, p.copies[copy].root.display());
+            crate::log!(
+                Level::Warn,
+                "pair {}: copy {} offline after {n} failures",
+                p.name,
+                p.copies[copy].root.display()
+            );
         }
         crate::log!(Level::Debug, "pair {}: copy {} failed with errno {}", p.name, copy, e.0);
         self.journal(pair, copy, mfs_core::journal::Kind::Dirty, rel);
@@ -363,7 +384,11 @@ impl State {
                 // Overflowed: one Full record says a whole-tree resync is needed; later
                 // entries add nothing to that.
                 if n == limit + 1 {
-                    crate::log!(Level::Warn, "pair {}: journal limit {limit} reached; a full resync is needed", self.pair(pair).name);
+                    crate::log!(
+                        Level::Warn,
+                        "pair {}: journal limit {limit} reached; a full resync is needed",
+                        self.pair(pair).name
+                    );
                     for c in 0..self.pair(pair).copies.len() {
                         self.journal_full(pair, c);
                     }
@@ -380,7 +405,9 @@ impl State {
 
     fn journal_full(&self, pair: usize, copy: usize) {
         let mut rec = [0u8; 64];
-        if let Some(n) = mfs_core::journal::encode_into(mfs_core::journal::Kind::Full, copy, sys::getpid() as u32, b"", &mut rec) {
+        if let Some(n) =
+            mfs_core::journal::encode_into(mfs_core::journal::Kind::Full, copy, sys::getpid() as u32, b"", &mut rec)
+        {
             self.append_journal(pair, &rec[..n]);
         }
     }
@@ -510,7 +537,6 @@ impl State {
         }
         self.class_of(abs.as_bytes())
     }
-
 }
 
 /// What a path is to the shim.
@@ -644,8 +670,8 @@ pub mod cwd {
         // SAFETY: we are the only writer (writer flag) and readers retry on odd sequences.
         unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), CWD.buf.get().cast::<u8>(), n) };
         CWD.len.store(if valid { n } else { 0 }, Ordering::Relaxed);
-        let outside = valid
-            && get_classifier().is_some_and(|c| c.classify(&buf[..n]).is_none() && !c.is_ancestor(&buf[..n]));
+        let outside =
+            valid && get_classifier().is_some_and(|c| c.classify(&buf[..n]).is_none() && !c.is_ancestor(&buf[..n]));
         CWD.outside.store(outside, Ordering::Release);
         CWD.seq.fetch_add(1, Ordering::AcqRel);
         CWD.writer.store(false, Ordering::Release);

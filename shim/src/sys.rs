@@ -96,7 +96,11 @@ pub const RESOLVE_BENEATH: u64 = 0x08;
 pub fn open_beneath(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u32 as u64,
-        mode: if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE { u64::from(mode & 0o7777) } else { 0 },
+        mode: if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
+            u64::from(mode & 0o7777)
+        } else {
+            0
+        },
         resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
     };
     retry(|| syscall!(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()))
@@ -257,10 +261,10 @@ pub fn fchownat(dirfd: RawFd, name: &CStr, uid: libc::uid_t, gid: libc::gid_t, f
     syscall!(libc::SYS_fchownat, dirfd, name.as_ptr(), uid, gid, flags).map(drop)
 }
 
-/// utimensat; `name` may be null-equivalent (`None`) to act on `dirfd` itself.
-pub fn utimensat(dirfd: RawFd, name: Option<&CStr>, times: *const libc::timespec, flags: c_int) -> SysResult<()> {
+/// utimensat; `name` may be `None` to act on `dirfd` itself.
+pub fn utimensat(dirfd: RawFd, name: Option<&CStr>, times: &[libc::timespec; 2], flags: c_int) -> SysResult<()> {
     let p = name.map_or(std::ptr::null(), CStr::as_ptr);
-    syscall!(libc::SYS_utimensat, dirfd, p, times, flags).map(drop)
+    syscall!(libc::SYS_utimensat, dirfd, p, times.as_ptr(), flags).map(drop)
 }
 
 pub fn setxattr(path: &CStr, name: &CStr, value: &[u8], flags: c_int) -> SysResult<()> {
@@ -298,13 +302,17 @@ pub fn copy_range(src: RawFd, src_off: off_t, dst: RawFd, dst_off: off_t, len: u
         if use_cfr {
             let mut so = src_off + done as off_t;
             let mut dof = dst_off + done as off_t;
-            match retry(|| syscall!(libc::SYS_copy_file_range, src, &mut so as *mut off_t, dst, &mut dof as *mut off_t, want, 0)) {
+            match retry(|| {
+                syscall!(libc::SYS_copy_file_range, src, &mut so as *mut off_t, dst, &mut dof as *mut off_t, want, 0)
+            }) {
                 Ok(0) => break, // end of the source
                 Ok(n) => {
                     done += n as u64;
                     continue;
                 }
-                Err(Errno(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::EBADF)) => use_cfr = false,
+                Err(Errno(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP | libc::EBADF)) => {
+                    use_cfr = false
+                }
                 Err(e) => return Err(e),
             }
         }

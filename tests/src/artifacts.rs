@@ -21,25 +21,15 @@ use crate::{c_tests_dir, target_dir, workspace_root, Directives};
 pub const BASE_CFLAGS: &[&str] = &["-O1", "-Wall", "-Werror", "-pthread"];
 
 /// Environment variables that must not leak from the test runner into the tools it starts.
-pub(crate) const SCRUBBED_ENV: &[&str] = &[
-    "LD_PRELOAD",
-    "MFS_MIRROR",
-    "MFS_CONFIG",
-    "MFS_SOCKET",
-    "MFS_LOG",
-    "MFS_LOG_FILE",
-];
+pub(crate) const SCRUBBED_ENV: &[&str] =
+    &["LD_PRELOAD", "MFS_MIRROR", "MFS_CONFIG", "MFS_SOCKET", "MFS_LOG", "MFS_LOG_FILE"];
 
 /// An exclusive `flock` held until dropped.
 struct FileLock(#[allow(dead_code)] File);
 
 impl FileLock {
     fn acquire(path: &Path) -> io::Result<FileLock> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path)?;
         loop {
             // SAFETY: flock on a descriptor this function owns; no memory is passed.
             if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -106,10 +96,7 @@ fn build_products() -> Result<Products, String> {
     let root = workspace_root();
     let target = target_dir();
     let release = target.join("release");
-    let products = Products {
-        shim: release.join("libmfs.so"),
-        mfsctl: release.join("mfsctl"),
-    };
+    let products = Products { shim: release.join("libmfs.so"), mfsctl: release.join("mfsctl") };
     fs::create_dir_all(&target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
     let _lock = FileLock::acquire(&target.join(".mfs-tests-build.lock"))
         .map_err(|e| format!("cannot lock {}: {e}", target.display()))?;
@@ -140,8 +127,7 @@ fn build_products() -> Result<Products, String> {
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "-p", "mfs-shim", "-p", "mfsctl"])
-        .current_dir(root);
+    cmd.args(["build", "--release", "-p", "mfs-shim", "-p", "mfsctl"]).current_dir(root);
     for var in SCRUBBED_ENV {
         cmd.env_remove(var);
     }
@@ -155,10 +141,7 @@ fn build_products() -> Result<Products, String> {
     }
     for p in [&products.shim, &products.mfsctl] {
         if !p.exists() {
-            return Err(format!(
-                "cargo build succeeded but {} is missing",
-                p.display()
-            ));
+            return Err(format!("cargo build succeeded but {} is missing", p.display()));
         }
     }
     Ok(products)
@@ -186,10 +169,7 @@ pub fn c_program(name: &str) -> Result<PathBuf, String> {
     type Cell = Arc<OnceLock<Result<PathBuf, String>>>;
     static CACHE: OnceLock<Mutex<HashMap<String, Cell>>> = OnceLock::new();
     let cell = {
-        let mut map = CACHE
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut map = CACHE.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
         map.entry(name.to_owned()).or_default().clone()
     };
     cell.get_or_init(|| compile(name)).clone()
@@ -202,18 +182,14 @@ fn compile(name: &str) -> Result<PathBuf, String> {
         return Err(format!("{}: no such C test program", source.display()));
     }
     let out_dir = target_dir().join("c-tests");
-    fs::create_dir_all(&out_dir)
-        .map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
+    fs::create_dir_all(&out_dir).map_err(|e| format!("cannot create {}: {e}", out_dir.display()))?;
     let binary = out_dir.join(name);
     let _lock = FileLock::acquire(&out_dir.join(format!(".{name}.lock")))
         .map_err(|e| format!("cannot lock {}: {e}", out_dir.display()))?;
 
     let headers: Vec<PathBuf> = fs::read_dir(&dir)
         .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "h"))
-                .collect()
+            rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "h")).collect()
         })
         .unwrap_or_default();
     let mut inputs = headers;
@@ -246,7 +222,6 @@ fn compile(name: &str) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    fs::rename(&tmp, &binary)
-        .map_err(|e| format!("cannot move {} into place: {e}", binary.display()))?;
+    fs::rename(&tmp, &binary).map_err(|e| format!("cannot move {} into place: {e}", binary.display()))?;
     Ok(binary)
 }

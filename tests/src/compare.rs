@@ -81,7 +81,10 @@ pub enum Difference {
         mirror: Vec<u8>,
     },
     /// Same-sized regular files whose bytes differ, from `offset` on.
-    Content { path: Vec<u8>, offset: u64 },
+    Content {
+        path: Vec<u8>,
+        offset: u64,
+    },
     /// Something could not be read.
     Unreadable {
         side: Side,
@@ -116,44 +119,16 @@ impl fmt::Display for Difference {
             Difference::OnlyIn { side, path, kind } => {
                 write!(f, "{}: {kind} only in {side}", show_path(path))
             }
-            Difference::Type {
-                path,
-                primary,
-                mirror,
-            } => {
-                write!(
-                    f,
-                    "{}: type differs (primary {primary}, mirror {mirror})",
-                    show_path(path)
-                )
+            Difference::Type { path, primary, mirror } => {
+                write!(f, "{}: type differs (primary {primary}, mirror {mirror})", show_path(path))
             }
-            Difference::Size {
-                path,
-                primary,
-                mirror,
-            } => {
-                write!(
-                    f,
-                    "{}: size differs (primary {primary}, mirror {mirror})",
-                    show_path(path)
-                )
+            Difference::Size { path, primary, mirror } => {
+                write!(f, "{}: size differs (primary {primary}, mirror {mirror})", show_path(path))
             }
-            Difference::Mode {
-                path,
-                primary,
-                mirror,
-            } => {
-                write!(
-                    f,
-                    "{}: permissions differ (primary {primary:04o}, mirror {mirror:04o})",
-                    show_path(path)
-                )
+            Difference::Mode { path, primary, mirror } => {
+                write!(f, "{}: permissions differ (primary {primary:04o}, mirror {mirror:04o})", show_path(path))
             }
-            Difference::Owner {
-                path,
-                primary,
-                mirror,
-            } => write!(
+            Difference::Owner { path, primary, mirror } => write!(
                 f,
                 "{}: owner differs (primary {}:{}, mirror {}:{})",
                 show_path(path),
@@ -162,33 +137,13 @@ impl fmt::Display for Difference {
                 mirror.0,
                 mirror.1
             ),
-            Difference::Links {
-                path,
-                primary,
-                mirror,
-            } => {
-                write!(
-                    f,
-                    "{}: in-tree link count differs (primary {primary}, mirror {mirror})",
-                    show_path(path)
-                )
+            Difference::Links { path, primary, mirror } => {
+                write!(f, "{}: in-tree link count differs (primary {primary}, mirror {mirror})", show_path(path))
             }
-            Difference::Device {
-                path,
-                primary,
-                mirror,
-            } => {
-                write!(
-                    f,
-                    "{}: device number differs (primary {primary:#x}, mirror {mirror:#x})",
-                    show_path(path)
-                )
+            Difference::Device { path, primary, mirror } => {
+                write!(f, "{}: device number differs (primary {primary:#x}, mirror {mirror:#x})", show_path(path))
             }
-            Difference::SymlinkTarget {
-                path,
-                primary,
-                mirror,
-            } => write!(
+            Difference::SymlinkTarget { path, primary, mirror } => write!(
                 f,
                 "{}: symlink target differs (primary \"{}\", mirror \"{}\")",
                 show_path(path),
@@ -199,11 +154,7 @@ impl fmt::Display for Difference {
                 write!(f, "{}: contents differ from byte {offset}", show_path(path))
             }
             Difference::Unreadable { side, path, error } => {
-                write!(
-                    f,
-                    "{}: cannot read the {side} side: {error}",
-                    show_path(path)
-                )
+                write!(f, "{}: cannot read the {side} side: {error}", show_path(path))
             }
         }
     }
@@ -238,16 +189,8 @@ pub fn compare_trees(primary: &Path, mirror: &Path) -> Vec<Difference> {
             let links = (in_tree_links(primary), in_tree_links(mirror));
             compare_entry(primary, mirror, &a, &b, Vec::new(), &links, &mut out)
         }
-        (Err(e), _) => out.push(Difference::Unreadable {
-            side: Side::Primary,
-            path: Vec::new(),
-            error: e.to_string(),
-        }),
-        (_, Err(e)) => out.push(Difference::Unreadable {
-            side: Side::Mirror,
-            path: Vec::new(),
-            error: e.to_string(),
-        }),
+        (Err(e), _) => out.push(Difference::Unreadable { side: Side::Primary, path: Vec::new(), error: e.to_string() }),
+        (_, Err(e)) => out.push(Difference::Unreadable { side: Side::Mirror, path: Vec::new(), error: e.to_string() }),
     }
     out
 }
@@ -273,9 +216,7 @@ fn in_tree_links(root: &Path) -> LinkCounts {
 }
 
 fn names(dir: &Path) -> io::Result<BTreeSet<Vec<u8>>> {
-    fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name().as_bytes().to_vec()))
-        .collect()
+    fs::read_dir(dir)?.map(|e| e.map(|e| e.file_name().as_bytes().to_vec())).collect()
 }
 
 fn join(rel: &[u8], name: &[u8]) -> Vec<u8> {
@@ -298,28 +239,16 @@ fn compare_entry(
 ) {
     let (ka, kb) = (kind_of(ma), kind_of(mb));
     if ka != kb {
-        out.push(Difference::Type {
-            path: rel,
-            primary: ka,
-            mirror: kb,
-        });
+        out.push(Difference::Type { path: rel, primary: ka, mirror: kb });
         return;
     }
     let is_dir = ma.is_dir();
     let is_symlink = ma.file_type().is_symlink();
     if !is_symlink && ma.mode() & 0o7777 != mb.mode() & 0o7777 {
-        out.push(Difference::Mode {
-            path: rel.clone(),
-            primary: ma.mode() & 0o7777,
-            mirror: mb.mode() & 0o7777,
-        });
+        out.push(Difference::Mode { path: rel.clone(), primary: ma.mode() & 0o7777, mirror: mb.mode() & 0o7777 });
     }
     if (ma.uid(), ma.gid()) != (mb.uid(), mb.gid()) {
-        out.push(Difference::Owner {
-            path: rel.clone(),
-            primary: (ma.uid(), ma.gid()),
-            mirror: (mb.uid(), mb.gid()),
-        });
+        out.push(Difference::Owner { path: rel.clone(), primary: (ma.uid(), ma.gid()), mirror: (mb.uid(), mb.gid()) });
     }
     let in_tree = |m: &Metadata, counts: &LinkCounts| counts.get(&(m.dev(), m.ino())).copied().unwrap_or(1);
     let (la, lb) = (in_tree(ma, &links.0), in_tree(mb, &links.1));
@@ -328,11 +257,7 @@ fn compare_entry(
     }
     let t = ma.file_type();
     if (t.is_char_device() || t.is_block_device()) && ma.rdev() != mb.rdev() {
-        out.push(Difference::Device {
-            path: rel.clone(),
-            primary: ma.rdev(),
-            mirror: mb.rdev(),
-        });
+        out.push(Difference::Device { path: rel.clone(), primary: ma.rdev(), mirror: mb.rdev() });
     }
     if is_symlink {
         match (fs::read_link(a), fs::read_link(b)) {
@@ -342,49 +267,27 @@ fn compare_entry(
                 mirror: tb.as_os_str().as_bytes().to_vec(),
             }),
             (Ok(_), Ok(_)) => {}
-            (Err(e), _) => out.push(Difference::Unreadable {
-                side: Side::Primary,
-                path: rel,
-                error: e.to_string(),
-            }),
-            (_, Err(e)) => out.push(Difference::Unreadable {
-                side: Side::Mirror,
-                path: rel,
-                error: e.to_string(),
-            }),
+            (Err(e), _) => out.push(Difference::Unreadable { side: Side::Primary, path: rel, error: e.to_string() }),
+            (_, Err(e)) => out.push(Difference::Unreadable { side: Side::Mirror, path: rel, error: e.to_string() }),
         }
     } else if t.is_file() {
         if ma.len() != mb.len() {
-            out.push(Difference::Size {
-                path: rel,
-                primary: ma.len(),
-                mirror: mb.len(),
-            });
+            out.push(Difference::Size { path: rel, primary: ma.len(), mirror: mb.len() });
         } else {
             compare_contents(a, b, rel, out);
         }
     } else if is_dir {
-        compare_dirs(a, b, rel, out);
+        compare_dirs(a, b, rel, links, out);
     }
 }
 
-fn compare_dirs(a: &Path, b: &Path, rel: Vec<u8>, out: &mut Vec<Difference>) {
+fn compare_dirs(a: &Path, b: &Path, rel: Vec<u8>, links: &(LinkCounts, LinkCounts), out: &mut Vec<Difference>) {
     let (na, nb) = match (names(a), names(b)) {
         (Ok(na), Ok(nb)) => (na, nb),
         (Err(e), _) => {
-            return out.push(Difference::Unreadable {
-                side: Side::Primary,
-                path: rel,
-                error: e.to_string(),
-            })
+            return out.push(Difference::Unreadable { side: Side::Primary, path: rel, error: e.to_string() })
         }
-        (_, Err(e)) => {
-            return out.push(Difference::Unreadable {
-                side: Side::Mirror,
-                path: rel,
-                error: e.to_string(),
-            })
-        }
+        (_, Err(e)) => return out.push(Difference::Unreadable { side: Side::Mirror, path: rel, error: e.to_string() }),
     };
     for name in na.union(&nb) {
         let os = std::ffi::OsStr::from_bytes(name);
@@ -393,29 +296,13 @@ fn compare_dirs(a: &Path, b: &Path, rel: Vec<u8>, out: &mut Vec<Difference>) {
         match (fs::symlink_metadata(&pa), fs::symlink_metadata(&pb)) {
             (Ok(ma), Ok(mb)) => compare_entry(&pa, &pb, &ma, &mb, child, links, out),
             (Ok(ma), Err(e)) if e.kind() == io::ErrorKind::NotFound => {
-                out.push(Difference::OnlyIn {
-                    side: Side::Primary,
-                    path: child,
-                    kind: kind_of(&ma),
-                })
+                out.push(Difference::OnlyIn { side: Side::Primary, path: child, kind: kind_of(&ma) })
             }
             (Err(e), Ok(mb)) if e.kind() == io::ErrorKind::NotFound => {
-                out.push(Difference::OnlyIn {
-                    side: Side::Mirror,
-                    path: child,
-                    kind: kind_of(&mb),
-                })
+                out.push(Difference::OnlyIn { side: Side::Mirror, path: child, kind: kind_of(&mb) })
             }
-            (Err(e), _) => out.push(Difference::Unreadable {
-                side: Side::Primary,
-                path: child,
-                error: e.to_string(),
-            }),
-            (_, Err(e)) => out.push(Difference::Unreadable {
-                side: Side::Mirror,
-                path: child,
-                error: e.to_string(),
-            }),
+            (Err(e), _) => out.push(Difference::Unreadable { side: Side::Primary, path: child, error: e.to_string() }),
+            (_, Err(e)) => out.push(Difference::Unreadable { side: Side::Mirror, path: child, error: e.to_string() }),
         }
     }
 }
@@ -438,19 +325,9 @@ fn compare_contents(a: &Path, b: &Path, rel: Vec<u8>, out: &mut Vec<Difference>)
     let (mut fa, mut fb) = match (File::open(a), File::open(b)) {
         (Ok(fa), Ok(fb)) => (fa, fb),
         (Err(e), _) => {
-            return out.push(Difference::Unreadable {
-                side: Side::Primary,
-                path: rel,
-                error: e.to_string(),
-            })
+            return out.push(Difference::Unreadable { side: Side::Primary, path: rel, error: e.to_string() })
         }
-        (_, Err(e)) => {
-            return out.push(Difference::Unreadable {
-                side: Side::Mirror,
-                path: rel,
-                error: e.to_string(),
-            })
-        }
+        (_, Err(e)) => return out.push(Difference::Unreadable { side: Side::Mirror, path: rel, error: e.to_string() }),
     };
     let mut ba = vec![0u8; 1 << 16];
     let mut bb = vec![0u8; 1 << 16];
@@ -459,37 +336,19 @@ fn compare_contents(a: &Path, b: &Path, rel: Vec<u8>, out: &mut Vec<Difference>)
         let (na, nb) = match (fill(&mut fa, &mut ba), fill(&mut fb, &mut bb)) {
             (Ok(na), Ok(nb)) => (na, nb),
             (Err(e), _) => {
-                return out.push(Difference::Unreadable {
-                    side: Side::Primary,
-                    path: rel,
-                    error: e.to_string(),
-                })
+                return out.push(Difference::Unreadable { side: Side::Primary, path: rel, error: e.to_string() })
             }
             (_, Err(e)) => {
-                return out.push(Difference::Unreadable {
-                    side: Side::Mirror,
-                    path: rel,
-                    error: e.to_string(),
-                })
+                return out.push(Difference::Unreadable { side: Side::Mirror, path: rel, error: e.to_string() })
             }
         };
         let common = na.min(nb);
-        if let Some(i) = ba[..common]
-            .iter()
-            .zip(&bb[..common])
-            .position(|(x, y)| x != y)
-        {
-            return out.push(Difference::Content {
-                path: rel,
-                offset: offset + i as u64,
-            });
+        if let Some(i) = ba[..common].iter().zip(&bb[..common]).position(|(x, y)| x != y) {
+            return out.push(Difference::Content { path: rel, offset: offset + i as u64 });
         }
         if na != nb {
             // The files changed size while being read.
-            return out.push(Difference::Content {
-                path: rel,
-                offset: offset + common as u64,
-            });
+            return out.push(Difference::Content { path: rel, offset: offset + common as u64 });
         }
         if na == 0 {
             return;
@@ -511,8 +370,7 @@ mod tests {
 
     impl Trees {
         fn new(label: &str) -> Trees {
-            let root =
-                std::env::temp_dir().join(format!("mfs-compare-{label}-{}", std::process::id()));
+            let root = std::env::temp_dir().join(format!("mfs-compare-{label}-{}", std::process::id()));
             let _ = fs::remove_dir_all(&root);
             fs::create_dir_all(root.join("a")).unwrap();
             fs::create_dir_all(root.join("b")).unwrap();
@@ -562,16 +420,8 @@ mod tests {
         assert_eq!(
             d,
             vec![
-                Difference::OnlyIn {
-                    side: Side::Primary,
-                    path: b"x".to_vec(),
-                    kind: "regular file"
-                },
-                Difference::OnlyIn {
-                    side: Side::Mirror,
-                    path: b"y".to_vec(),
-                    kind: "directory"
-                },
+                Difference::OnlyIn { side: Side::Primary, path: b"x".to_vec(), kind: "regular file" },
+                Difference::OnlyIn { side: Side::Mirror, path: b"y".to_vec(), kind: "directory" },
             ]
         );
         assert_eq!(d[0].to_string(), "x: regular file only in primary");
@@ -585,11 +435,7 @@ mod tests {
         symlink("target", t.b("n")).unwrap();
         assert_eq!(
             t.diff(),
-            vec![Difference::Type {
-                path: b"n".to_vec(),
-                primary: "regular file",
-                mirror: "symlink"
-            }]
+            vec![Difference::Type { path: b"n".to_vec(), primary: "regular file", mirror: "symlink" }]
         );
     }
 
@@ -598,14 +444,7 @@ mod tests {
         let t = Trees::new("size");
         fs::write(t.a("f"), b"abc").unwrap();
         fs::write(t.b("f"), b"abcd").unwrap();
-        assert_eq!(
-            t.diff(),
-            vec![Difference::Size {
-                path: b"f".to_vec(),
-                primary: 3,
-                mirror: 4
-            }]
-        );
+        assert_eq!(t.diff(), vec![Difference::Size { path: b"f".to_vec(), primary: 3, mirror: 4 }]);
     }
 
     #[test]
@@ -615,13 +454,7 @@ mod tests {
         fs::write(t.a("f"), &data).unwrap();
         data[70_000] = 2;
         fs::write(t.b("f"), &data).unwrap();
-        assert_eq!(
-            t.diff(),
-            vec![Difference::Content {
-                path: b"f".to_vec(),
-                offset: 70_000
-            }]
-        );
+        assert_eq!(t.diff(), vec![Difference::Content { path: b"f".to_vec(), offset: 70_000 }]);
     }
 
     #[test]
@@ -630,14 +463,7 @@ mod tests {
         t.both("f", b"x");
         fs::set_permissions(t.a("f"), fs::Permissions::from_mode(0o640)).unwrap();
         fs::set_permissions(t.b("f"), fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            t.diff(),
-            vec![Difference::Mode {
-                path: b"f".to_vec(),
-                primary: 0o640,
-                mirror: 0o644
-            }]
-        );
+        assert_eq!(t.diff(), vec![Difference::Mode { path: b"f".to_vec(), primary: 0o640, mirror: 0o644 }]);
     }
 
     #[test]
@@ -646,14 +472,7 @@ mod tests {
         fs::set_permissions(t.a(""), fs::Permissions::from_mode(0o700)).unwrap();
         fs::set_permissions(t.b(""), fs::Permissions::from_mode(0o755)).unwrap();
         let d = t.diff();
-        assert_eq!(
-            d,
-            vec![Difference::Mode {
-                path: vec![],
-                primary: 0o700,
-                mirror: 0o755
-            }]
-        );
+        assert_eq!(d, vec![Difference::Mode { path: vec![], primary: 0o700, mirror: 0o755 }]);
         assert!(d[0].to_string().starts_with(".: permissions differ"));
     }
 
@@ -664,11 +483,7 @@ mod tests {
         symlink("two", t.b("l")).unwrap();
         assert_eq!(
             t.diff(),
-            vec![Difference::SymlinkTarget {
-                path: b"l".to_vec(),
-                primary: b"one".to_vec(),
-                mirror: b"two".to_vec()
-            }]
+            vec![Difference::SymlinkTarget { path: b"l".to_vec(), primary: b"one".to_vec(), mirror: b"two".to_vec() }]
         );
     }
 
@@ -682,10 +497,7 @@ mod tests {
         let d = t.diff();
         assert_eq!(d.len(), 2);
         assert_eq!(d[0].to_string(), "n\\xff\\xfd: regular file only in mirror");
-        assert_eq!(
-            d[1].to_string(),
-            "n\\xff\\xfe: regular file only in primary"
-        );
+        assert_eq!(d[1].to_string(), "n\\xff\\xfe: regular file only in primary");
     }
 
     #[test]
@@ -696,11 +508,7 @@ mod tests {
         fs::write(t.a("x/y/z"), b"1").unwrap();
         assert_eq!(
             t.diff(),
-            vec![Difference::OnlyIn {
-                side: Side::Primary,
-                path: b"x/y/z".to_vec(),
-                kind: "regular file"
-            }]
+            vec![Difference::OnlyIn { side: Side::Primary, path: b"x/y/z".to_vec(), kind: "regular file" }]
         );
     }
 
@@ -741,14 +549,7 @@ mod tests {
         t.both("f", b"x");
         std::os::unix::fs::chown(t.b("f"), Some(1234), Some(5678)).unwrap();
         let d = t.diff();
-        assert_eq!(
-            d,
-            vec![Difference::Owner {
-                path: b"f".to_vec(),
-                primary: (0, 0),
-                mirror: (1234, 5678)
-            }]
-        );
+        assert_eq!(d, vec![Difference::Owner { path: b"f".to_vec(), primary: (0, 0), mirror: (1234, 5678) }]);
     }
 
     #[test]
@@ -759,13 +560,6 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
         fs::write(t.b("p"), b"").unwrap();
         fs::set_permissions(t.b("p"), fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(
-            t.diff(),
-            vec![Difference::Type {
-                path: b"p".to_vec(),
-                primary: "fifo",
-                mirror: "regular file"
-            }]
-        );
+        assert_eq!(t.diff(), vec![Difference::Type { path: b"p".to_vec(), primary: "fifo", mirror: "regular file" }]);
     }
 }

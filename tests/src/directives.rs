@@ -25,12 +25,7 @@ pub struct Directives {
 
 impl Default for Directives {
     fn default() -> Self {
-        Directives {
-            config: Vec::new(),
-            cflags: Vec::new(),
-            compare: true,
-            args_state: false,
-        }
+        Directives { config: Vec::new(), cflags: Vec::new(), compare: true, args_state: false }
     }
 }
 
@@ -44,9 +39,7 @@ impl Directives {
                 continue;
             };
             let at = || format!("line {}", no + 1);
-            let (key, value) = rest
-                .split_once(':')
-                .ok_or_else(|| format!("{}: directive without ':'", at()))?;
+            let (key, value) = rest.split_once(':').ok_or_else(|| format!("{}: directive without ':'", at()))?;
             let value = value.trim();
             match key.trim() {
                 "config" => d.config.push(value.to_owned()),
@@ -79,8 +72,7 @@ impl Directives {
 
     /// Reads and parses a C source file's directives.
     pub fn from_file(path: &Path) -> Result<Directives, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Directives::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
@@ -95,10 +87,7 @@ mod tests {
                     // mfs-cflags: -D_FORTIFY_SOURCE=2 -O2\n// mfs-compare: no\n// mfs-args: state\n\
                     #include \"mfstest.h\"\n";
         let d = Directives::parse(text).unwrap();
-        assert_eq!(
-            d.config,
-            vec!["read_from = \"mirror\"", "mode = \"one-way\""]
-        );
+        assert_eq!(d.config, vec!["read_from = \"mirror\"", "mode = \"one-way\""]);
         assert_eq!(d.cflags, vec!["-D_FORTIFY_SOURCE=2", "-O2"]);
         assert!(!d.compare);
         assert!(d.args_state);
@@ -106,17 +95,12 @@ mod tests {
 
     #[test]
     fn defaults_without_directives() {
-        assert_eq!(
-            Directives::parse("int main(void) { return 0; }\n").unwrap(),
-            Directives::default()
-        );
+        assert_eq!(Directives::parse("int main(void) { return 0; }\n").unwrap(), Directives::default());
     }
 
     #[test]
     fn rejects_unknown_and_bad_values() {
-        assert!(Directives::parse("// mfs-confg: x = 1\n")
-            .unwrap_err()
-            .contains("unknown directive mfs-confg"));
+        assert!(Directives::parse("// mfs-confg: x = 1\n").unwrap_err().contains("unknown directive mfs-confg"));
         assert!(Directives::parse("// mfs-compare: maybe\n").is_err());
         assert!(Directives::parse("// mfs-args: daemon\n").is_err());
         assert!(Directives::parse("// mfs-config\n").is_err());

@@ -51,40 +51,23 @@ pub fn run_c_test(name: &str) -> Result<(), String> {
     let source = c_tests_dir().join(format!("{name}.c"));
     let directives = Directives::from_file(&source).map_err(|e| format!("{name}: {e}"))?;
     let binary = c_program(name)?;
-    let scratch =
-        Scratch::new(name).map_err(|e| format!("{name}: cannot make a scratch directory: {e}"))?;
-    let mut args = vec![
-        scratch.primary().as_os_str().to_owned(),
-        scratch.mirror().as_os_str().to_owned(),
-    ];
+    let scratch = Scratch::new(name).map_err(|e| format!("{name}: cannot make a scratch directory: {e}"))?;
+    let mut args = vec![scratch.primary().as_os_str().to_owned(), scratch.mirror().as_os_str().to_owned()];
     if directives.args_state {
         args.push(scratch.state().as_os_str().to_owned());
     }
-    let mirroring = if directives.config.is_empty() {
-        Mirroring::Env
-    } else {
-        Mirroring::Config(directives.config.clone())
-    };
+    let mirroring =
+        if directives.config.is_empty() { Mirroring::Env } else { Mirroring::Config(directives.config.clone()) };
     let outcome = scratch.run(&binary, &args, &mirroring);
     let failure = match &outcome {
         Err(e) => Some(format!("{name}: {e}")),
-        Ok(o) if !o.success() => Some(format!(
-            "{name}: {}\n{}",
-            o.status_text(),
-            scratch.report(o)
-        )),
+        Ok(o) if !o.success() => Some(format!("{name}: {}\n{}", o.status_text(), scratch.report(o))),
         Ok(_) if directives.compare => {
             let diffs = compare_trees(&scratch.primary(), &scratch.mirror());
             (!diffs.is_empty()).then(|| {
                 let list: Vec<String> = diffs.iter().map(|d| format!("  {d}")).collect();
-                let out = outcome
-                    .as_ref()
-                    .map(|o| scratch.report(o))
-                    .unwrap_or_default();
-                format!(
-                    "{name}: primary and mirror differ:\n{}\n{out}",
-                    list.join("\n")
-                )
+                let out = outcome.as_ref().map(|o| scratch.report(o)).unwrap_or_default();
+                format!("{name}: primary and mirror differ:\n{}\n{out}", list.join("\n"))
             })
         }
         Ok(_) => None,
@@ -92,10 +75,7 @@ pub fn run_c_test(name: &str) -> Result<(), String> {
     match failure {
         Some(msg) => {
             scratch.keep();
-            Err(format!(
-                "{msg}\n(scratch directory kept at {})",
-                scratch.root().display()
-            ))
+            Err(format!("{msg}\n(scratch directory kept at {})", scratch.root().display()))
         }
         None => Ok(()),
     }

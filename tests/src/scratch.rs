@@ -92,11 +92,7 @@ impl Running {
                     // SAFETY: signals the process group this harness created for the child.
                     unsafe { libc::kill(-pid, libc::SIGKILL) };
                     let _ = self.child.wait();
-                    return Err(format!(
-                        "{} did not finish within {} s and was killed",
-                        self.what,
-                        timeout.as_secs()
-                    ));
+                    return Err(format!("{} did not finish within {} s and was killed", self.what, timeout.as_secs()));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => return Err(format!("waiting for {}: {e}", self.what)),
@@ -113,16 +109,8 @@ impl Running {
 /// A unique, file-name-safe directory name for `label`.
 fn unique_name(label: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let clean: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let clean: String =
+        label.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("mfs-test-{clean}-{}-{n}", std::process::id())
 }
@@ -154,11 +142,7 @@ impl Scratch {
         for sub in ["primary", "mirror", "state", "cwd"] {
             fs::create_dir_all(root.join(sub))?;
         }
-        Ok(Scratch {
-            root,
-            keep: AtomicBool::new(false),
-            runs: AtomicUsize::new(0),
-        })
+        Ok(Scratch { root, keep: AtomicBool::new(false), runs: AtomicUsize::new(0) })
     }
 
     pub fn root(&self) -> &Path {
@@ -207,23 +191,11 @@ impl Scratch {
     pub fn write_config(&self, extra: &[String]) -> io::Result<PathBuf> {
         let mut text = String::new();
         let _ = writeln!(text, "[daemon]");
-        let _ = writeln!(
-            text,
-            "state_dir = {}",
-            toml_string(self.state().as_os_str())
-        );
-        let _ = writeln!(
-            text,
-            "socket = {}",
-            toml_string(self.state().join("mfsd.sock").as_os_str())
-        );
+        let _ = writeln!(text, "state_dir = {}", toml_string(self.state().as_os_str()));
+        let _ = writeln!(text, "socket = {}", toml_string(self.state().join("mfsd.sock").as_os_str()));
         let _ = writeln!(text, "\n[[pair]]");
         let _ = writeln!(text, "name = \"{}\"", Self::PAIR_NAME);
-        let _ = writeln!(
-            text,
-            "primary = {}",
-            toml_string(self.primary().as_os_str())
-        );
+        let _ = writeln!(text, "primary = {}", toml_string(self.primary().as_os_str()));
         let _ = writeln!(text, "mirror = {}", toml_string(self.mirror().as_os_str()));
         for line in extra {
             let _ = writeln!(text, "{line}");
@@ -236,12 +208,7 @@ impl Scratch {
     /// A command for `program args...` under the shim: working directory [`Scratch::cwd`],
     /// no standard input, the shim's log in [`Scratch::log_path`], and the mirroring asked for.
     /// Inherited `MFS_*` and `LD_PRELOAD` variables are removed first.
-    pub fn command(
-        &self,
-        program: impl AsRef<OsStr>,
-        args: &[OsString],
-        mirroring: &Mirroring,
-    ) -> Command {
+    pub fn command(&self, program: impl AsRef<OsStr>, args: &[OsString], mirroring: &Mirroring) -> Command {
         let mut cmd = Command::new(program);
         cmd.args(args).current_dir(self.cwd()).stdin(Stdio::null());
         for var in SCRUBBED_ENV {
@@ -259,16 +226,13 @@ impl Scratch {
                 cmd.env("MFS_SOCKET", self.state().join("mfsd.sock"));
             }
             Mirroring::Config(extra) => {
-                let path = self
-                    .write_config(extra)
-                    .expect("write the test configuration");
+                let path = self.write_config(extra).expect("write the test configuration");
                 cmd.env("MFS_CONFIG", path);
             }
         }
         if mirroring != &Mirroring::Off {
             let level = std::env::var("MFS_TEST_LOG").unwrap_or_else(|_| "debug".into());
-            cmd.env("MFS_LOG", level)
-                .env("MFS_LOG_FILE", self.log_path());
+            cmd.env("MFS_LOG", level).env("MFS_LOG_FILE", self.log_path());
         }
         cmd
     }
@@ -280,18 +244,10 @@ impl Scratch {
         let stderr = self.root.join(format!("run{n}.stderr"));
         let what = format!("{:?}", cmd.get_program());
         let files = File::create(&stdout).and_then(|o| Ok((o, File::create(&stderr)?)));
-        let (out, err) = files
-            .map_err(|e| format!("cannot create output files in {}: {e}", self.root.display()))?;
+        let (out, err) = files.map_err(|e| format!("cannot create output files in {}: {e}", self.root.display()))?;
         cmd.stdout(out).stderr(err).process_group(0);
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {what}: {e}"))?;
-        Ok(Running {
-            child,
-            stdout,
-            stderr,
-            what,
-        })
+        let child = cmd.spawn().map_err(|e| format!("cannot start {what}: {e}"))?;
+        Ok(Running { child, stdout, stderr, what })
     }
 
     /// Runs `cmd` to completion (at most [`CHILD_TIMEOUT`]).
@@ -300,20 +256,13 @@ impl Scratch {
     }
 
     /// Runs `program args...` under the shim (see [`Scratch::command`]) to completion.
-    pub fn run(
-        &self,
-        program: impl AsRef<OsStr>,
-        args: &[OsString],
-        mirroring: &Mirroring,
-    ) -> Result<Outcome, String> {
+    pub fn run(&self, program: impl AsRef<OsStr>, args: &[OsString], mirroring: &Mirroring) -> Result<Outcome, String> {
         self.run_command(self.command(program, args, mirroring))
     }
 
     /// The shim's log so far (empty when it wrote none).
     pub fn shim_log(&self) -> String {
-        fs::read(self.log_path())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        fs::read(self.log_path()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     /// A failure report: the run's output and the end of the shim's log.
@@ -340,10 +289,7 @@ fn make_writable(root: &Path) {
     while let Some(dir) = stack.pop() {
         if let Ok(meta) = fs::symlink_metadata(&dir) {
             if meta.is_dir() {
-                let _ = fs::set_permissions(
-                    &dir,
-                    fs::Permissions::from_mode(meta.permissions().mode() | 0o700),
-                );
+                let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(meta.permissions().mode() | 0o700));
                 if let Ok(rd) = fs::read_dir(&dir) {
                     stack.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()));
                 }
@@ -355,10 +301,7 @@ fn make_writable(root: &Path) {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if self.keep.load(Ordering::Relaxed) || std::thread::panicking() {
-            eprintln!(
-                "scratch directory kept for inspection: {}",
-                self.root.display()
-            );
+            eprintln!("scratch directory kept for inspection: {}", self.root.display());
             return;
         }
         if fs::remove_dir_all(&self.root).is_err() {

@@ -59,18 +59,13 @@ fn has_own_test(name: &str) -> bool {
 /// and reports every failure by program name.
 #[test]
 fn discovered_programs() {
-    let names: Vec<String> = c_program_names()
-        .into_iter()
-        .filter(|n| !has_own_test(n))
-        .collect();
+    let names: Vec<String> = c_program_names().into_iter().filter(|n| !has_own_test(n)).collect();
     if names.is_empty() {
         return;
     }
     let queue = Mutex::new(names.clone());
     let failures = Mutex::new(BTreeMap::new());
-    let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get() * 2)
-        .min(names.len());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get() * 2).min(names.len());
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| loop {
@@ -84,11 +79,7 @@ fn discovered_programs() {
         }
     });
     let failures = failures.into_inner().unwrap();
-    eprintln!(
-        "ran {} discovered program(s): {}",
-        names.len(),
-        names.join(" ")
-    );
+    eprintln!("ran {} discovered program(s): {}", names.len(), names.join(" "));
     if !failures.is_empty() {
         let mut msg = format!(
             "{} of {} discovered program(s) failed: {}\n",

@@ -26,15 +26,11 @@ fn concurrent_overlapping_writers_leave_identical_copies() {
                     THREADS.to_string().into(),
                     OPS_PER_THREAD.to_string().into(),
                 ];
-                scratch
-                    .spawn(scratch.command(&prog, &args, &Mirroring::Env))
-                    .unwrap_or_else(|e| panic!("{e}"))
+                scratch.spawn(scratch.command(&prog, &args, &Mirroring::Env)).unwrap_or_else(|e| panic!("{e}"))
             })
             .collect();
         for (p, r) in running.into_iter().enumerate() {
-            let outcome = r
-                .wait(CHILD_TIMEOUT)
-                .unwrap_or_else(|e| panic!("round {round}, process {p}: {e}"));
+            let outcome = r.wait(CHILD_TIMEOUT).unwrap_or_else(|e| panic!("round {round}, process {p}: {e}"));
             assert!(
                 outcome.success(),
                 "round {round}, process {p}: {}\n{}",
@@ -49,12 +45,7 @@ fn concurrent_overlapping_writers_leave_identical_copies() {
             diffs.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"),
             scratch.shim_log()
         );
-        let size = std::fs::metadata(scratch.primary().join("shared"))
-            .expect("shared file")
-            .len();
-        assert!(
-            size > 0 && size <= 1 << 20,
-            "round {round}: unexpected size {size}"
-        );
+        let size = std::fs::metadata(scratch.primary().join("shared")).expect("shared file").len();
+        assert!(size > 0 && size <= 1 << 20, "round {round}: unexpected size {size}");
     }
 }

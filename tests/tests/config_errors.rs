@@ -13,18 +13,8 @@ const SCRIPT: &str = "echo data > \"$1/f\"; echo out; exit 7";
 /// Runs SCRIPT under the shim with `env` set, writing into the scratch primary.
 fn run_with(scratch: &Scratch, env: &[(&str, OsString)]) -> Outcome {
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(SCRIPT)
-        .arg("sh")
-        .arg(scratch.primary())
-        .current_dir(scratch.cwd());
-    for var in [
-        "MFS_MIRROR",
-        "MFS_CONFIG",
-        "MFS_SOCKET",
-        "MFS_LOG",
-        "MFS_LOG_FILE",
-    ] {
+    cmd.arg("-c").arg(SCRIPT).arg("sh").arg(scratch.primary()).current_dir(scratch.cwd());
+    for var in ["MFS_MIRROR", "MFS_CONFIG", "MFS_SOCKET", "MFS_LOG", "MFS_LOG_FILE"] {
         cmd.env_remove(var);
     }
     cmd.env("LD_PRELOAD", shim());
@@ -37,39 +27,17 @@ fn run_with(scratch: &Scratch, env: &[(&str, OsString)]) -> Outcome {
 /// The common assertions: exit status 7, "out" on stdout, the file written unmirrored, and
 /// one stderr line that mentions every one of `needles`.
 fn assert_one_line_and_unmirrored(scratch: &Scratch, outcome: &Outcome, needles: &[&str]) {
-    assert_eq!(
-        outcome.status.code(),
-        Some(7),
-        "{}",
-        scratch.report(outcome)
-    );
+    assert_eq!(outcome.status.code(), Some(7), "{}", scratch.report(outcome));
     assert_eq!(outcome.stdout_text(), "out\n");
     let stderr = outcome.stderr_text();
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "want exactly one line on stderr, got:\n{stderr}"
-    );
-    assert!(
-        stderr.ends_with('\n'),
-        "the line must end with a newline: {stderr:?}"
-    );
+    assert_eq!(lines.len(), 1, "want exactly one line on stderr, got:\n{stderr}");
+    assert!(stderr.ends_with('\n'), "the line must end with a newline: {stderr:?}");
     for n in needles {
-        assert!(
-            lines[0].contains(n),
-            "the message {:?} does not name {n:?}",
-            lines[0]
-        );
+        assert!(lines[0].contains(n), "the message {:?} does not name {n:?}", lines[0]);
     }
-    assert_eq!(
-        fs::read(scratch.primary().join("f")).expect("the program wrote f"),
-        b"data\n"
-    );
-    assert!(
-        !scratch.mirror().join("f").exists(),
-        "nothing may be mirrored with a bad configuration"
-    );
+    assert_eq!(fs::read(scratch.primary().join("f")).expect("the program wrote f"), b"data\n");
+    assert!(!scratch.mirror().join("f").exists(), "nothing may be mirrored with a bad configuration");
 }
 
 #[test]
@@ -94,10 +62,7 @@ fn missing_mirror_directory() {
     spec.push(&missing);
     let o = run_with(&s, &[("MFS_MIRROR", spec)]);
     assert_one_line_and_unmirrored(&s, &o, &[missing.to_str().unwrap()]);
-    assert!(
-        !missing.exists(),
-        "the shim must not create a missing mirror"
-    );
+    assert!(!missing.exists(), "the shim must not create a missing mirror");
 }
 
 #[test]

@@ -119,31 +119,14 @@ const HOOKED: &[&str] = &[
 
 #[test]
 fn shim_exports_every_hooked_name() {
-    let out = Command::new("nm")
-        .args(["-D", "--defined-only"])
-        .arg(shim())
-        .output()
-        .expect("run nm");
-    assert!(
-        out.status.success(),
-        "nm failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("nm").args(["-D", "--defined-only"]).arg(shim()).output().expect("run nm");
+    assert!(out.status.success(), "nm failed: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let exported: BTreeSet<&str> = text
         .lines()
         .filter_map(|l| l.split_whitespace().nth(2))
         .map(|name| name.split('@').next().unwrap_or(name))
         .collect();
-    let missing: Vec<&str> = HOOKED
-        .iter()
-        .copied()
-        .filter(|n| !exported.contains(n))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "libmfs.so does not export {} hooked name(s): {}",
-        missing.len(),
-        missing.join(" ")
-    );
+    let missing: Vec<&str> = HOOKED.iter().copied().filter(|n| !exported.contains(n)).collect();
+    assert!(missing.is_empty(), "libmfs.so does not export {} hooked name(s): {}", missing.len(), missing.join(" "));
 }

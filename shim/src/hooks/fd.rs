@@ -203,8 +203,7 @@ hooks! {
         if state::get().is_none() || first > last {
             return unsafe { real::close_range(first, last, flags) };
         }
-        let r = close_range_around(first, last, flags);
-        r
+        close_range_around(first, last, flags)
     }
     fn closefrom(lowfd: c_int) -> () {
         if state::get().is_none() || lowfd < 0 {
@@ -314,6 +313,8 @@ extern "C" fn vfork_fallback() -> libc::pid_t {
 /// wrapper frame would be overwritten by the child). The shim never wraps the call itself.
 macro_rules! vfork_hook {
     ($($name:ident),*) => {$(
+        /// # Safety
+        /// Called as libc's vfork: the caller must follow vfork's rules in the child.
         #[unsafe(naked)]
         #[cfg_attr(not(test), no_mangle)]
         pub unsafe extern "C" fn $name() -> libc::pid_t {

@@ -25,7 +25,9 @@ pub(crate) fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Option<Held<'a>> 
     };
     let journal = match &held {
         // A writer died between its primary and twin writes: that file may differ.
-        Held::Locked { recovered: Recovered::Died(k), .. } => Some(if *k == e.key { Rel::Fd(fd) } else { Rel::Path(b"") }),
+        Held::Locked { recovered: Recovered::Died(k), .. } => {
+            Some(if *k == e.key { Rel::Fd(fd) } else { Rel::Path(b"") })
+        }
         Held::Locked { .. } | Held::Covered => None,
         Held::Unprotected => Some(Rel::Fd(fd)),
     };
@@ -102,7 +104,14 @@ fn write_like(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssiz
 }
 
 #[inline(never)]
-fn write_mirrored(st: &State, fd: RawFd, e: &Entry, bufs: Bufs<'_>, at: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
+fn write_mirrored(
+    st: &State,
+    fd: RawFd,
+    e: &Entry,
+    bufs: Bufs<'_>,
+    at: Option<off_t>,
+    real: impl FnOnce() -> ssize_t,
+) -> ssize_t {
     let held = lock(st, fd, e);
     let r = real();
     if r <= 0 {
@@ -241,7 +250,13 @@ fn readv_like(fd: c_int, iov: *const iovec, cnt: c_int, at: Option<off_t>, real:
 
 /// Applies an fd-level change that has a direct twin form (ftruncate, fallocate, fsync...)
 /// after the primary succeeded; `ok` tells success from the real call's result.
-fn mirror_fd_op<R: Copy>(fd: c_int, r: R, ok: bool, mut op: impl FnMut(RawFd) -> SysResult<()>, by_path: Option<&mut dyn FnMut(usize, RawFd, &std::ffi::CStr) -> SysResult<()>>) -> Result<R, Errno> {
+fn mirror_fd_op<R: Copy>(
+    fd: c_int,
+    r: R,
+    ok: bool,
+    mut op: impl FnMut(RawFd) -> SysResult<()>,
+    by_path: Option<mirror::PathOp<'_>>,
+) -> Result<R, Errno> {
     if !ok {
         return Ok(r);
     }

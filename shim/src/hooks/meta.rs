@@ -64,29 +64,16 @@ impl Times {
     /// the origin's resulting time; UTIME_OMIT entries stay omitted.
     fn for_copies(req: Option<[timespec; 2]>, origin: Origin<'_>) -> SysResult<Times> {
         let is_now = |t: &timespec| t.tv_nsec == libc::UTIME_NOW;
-        let mut ts = req.unwrap_or(
-            [timespec {
-                tv_sec: 0,
-                tv_nsec: libc::UTIME_NOW,
-            }; 2],
-        );
+        let mut ts = req.unwrap_or([timespec { tv_sec: 0, tv_nsec: libc::UTIME_NOW }; 2]);
         if !ts.iter().any(is_now) {
             // Explicit times pass through unchanged (each copy's kernel validates them).
             return Ok(Times { ts, now: false });
         }
-        let now = ts
-            .iter()
-            .all(|t| is_now(t) || t.tv_nsec == libc::UTIME_OMIT);
+        let now = ts.iter().all(|t| is_now(t) || t.tv_nsec == libc::UTIME_OMIT);
         let st = origin.stat()?;
         let cur = [
-            timespec {
-                tv_sec: st.st_atime,
-                tv_nsec: st.st_atime_nsec,
-            },
-            timespec {
-                tv_sec: st.st_mtime,
-                tv_nsec: st.st_mtime_nsec,
-            },
+            timespec { tv_sec: st.st_atime, tv_nsec: st.st_atime_nsec },
+            timespec { tv_sec: st.st_mtime, tv_nsec: st.st_mtime_nsec },
         ];
         for (t, c) in ts.iter_mut().zip(cur) {
             if is_now(t) {
@@ -97,14 +84,14 @@ impl Times {
     }
 
     /// Runs `set` with the times, falling back to "now" where a copy refuses explicit ones.
-    fn apply(&self, mut set: impl FnMut(*const timespec) -> SysResult<()>) -> SysResult<()> {
-        match set(self.ts.as_ptr()) {
+    fn apply(&self, mut set: impl FnMut(&[timespec; 2]) -> SysResult<()>) -> SysResult<()> {
+        match set(&self.ts) {
             Err(Errno(libc::EPERM | libc::EACCES)) if self.now => {
                 let mut own = self.ts;
                 for t in own.iter_mut().filter(|t| t.tv_nsec != libc::UTIME_OMIT) {
                     t.tv_nsec = libc::UTIME_NOW;
                 }
-                set(own.as_ptr())
+                set(&own)
             }
             r => r,
         }
@@ -116,11 +103,7 @@ enum Change<'a> {
     Mode(mode_t),
     Owner(uid_t, gid_t),
     Times(Times),
-    SetXattr {
-        name: &'a CStr,
-        value: &'a [u8],
-        origin: Origin<'a>,
-    },
+    SetXattr { name: &'a CStr, value: &'a [u8], origin: Origin<'a> },
     RemoveXattr(&'a CStr),
 }
 
@@ -131,8 +114,9 @@ impl Change<'_> {
             Change::Mode(m) => sys::fchmod(t, m),
             Change::Owner(u, g) => sys::fchown(t, u, g),
             Change::Times(ref times) => times.apply(|ts| sys::utimensat(t, None, ts, 0)),
-            Change::SetXattr { name, value, .. } => sys::fsetxattr(t, name, value, 0)
-                .or_else(|e| self.without_acls(e, |m| sys::fchmod(t, m))),
+            Change::SetXattr { name, value, .. } => {
+                sys::fsetxattr(t, name, value, 0).or_else(|e| self.without_acls(e, |m| sys::fchmod(t, m)))
+            }
             Change::RemoveXattr(name) => sys::fremovexattr(t, name).or_else(absent_is_done),
         }
     }
@@ -146,13 +130,9 @@ impl Change<'_> {
             Change::Times(ref times) => {
                 times.apply(|ts| sys::utimensat(dir, Some(name), ts, libc::AT_SYMLINK_NOFOLLOW))
             }
-            Change::SetXattr {
-                name: attr, value, ..
-            } => with_object(dir, name, |p| sys::setxattr(p, attr, value, 0))
+            Change::SetXattr { name: attr, value, .. } => with_object(dir, name, |p| sys::setxattr(p, attr, value, 0))
                 .or_else(|e| self.without_acls(e, |m| chmod_at(dir, name, m))),
-            Change::RemoveXattr(attr) => {
-                with_object(dir, name, |p| sys::removexattr(p, attr)).or_else(absent_is_done)
-            }
+            Change::RemoveXattr(attr) => with_object(dir, name, |p| sys::removexattr(p, attr)).or_else(absent_is_done),
         }
     }
 
@@ -160,9 +140,7 @@ impl Change<'_> {
     /// origin.
     fn without_acls(&self, e: Errno, chmod: impl FnOnce(mode_t) -> SysResult<()>) -> SysResult<()> {
         match *self {
-            Change::SetXattr { name, origin, .. }
-                if e.0 == libc::EOPNOTSUPP && name == ACL_ACCESS =>
-            {
+            Change::SetXattr { name, origin, .. } if e.0 == libc::EOPNOTSUPP && name == ACL_ACCESS => {
                 chmod(origin.stat()?.st_mode & 0o7777)
             }
             _ => Err(e),
@@ -200,10 +178,7 @@ struct ProcFd([u8; 32]);
 impl ProcFd {
     fn new(fd: RawFd) -> ProcFd {
         let mut buf = [0u8; 32];
-        Buf::new(&mut buf)
-            .str("/proc/self/fd/")
-            .num(fd as u64)
-            .byte(0);
+        Buf::new(&mut buf).str("/proc/self/fd/").num(fd as u64).byte(0);
         ProcFd(buf)
     }
 
@@ -280,10 +255,7 @@ unsafe fn path_changed<'p>(
     };
     let mut errno = ErrnoGuard::save();
     let mut scratch = None;
-    let class = protect(
-        || Class::Unknown,
-        || st.classify_at(dirfd, bytes, &mut scratch),
-    );
+    let class = protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch));
     let Class::In { hit, abs } = class else {
         if matches!(class, Class::TooLong) {
             st.unplaced_change();
@@ -293,11 +265,7 @@ unsafe fn path_changed<'p>(
     let loc = Loc::from(hit);
     // SAFETY: non-null (checked above) and NUL-terminated; it lives as long as the call.
     let cpath: &'p CStr = unsafe { CStr::from_ptr(path) };
-    let origin = Origin::At(
-        dirfd,
-        cpath,
-        if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW },
-    );
+    let origin = Origin::At(dirfd, cpath, if follow { 0 } else { libc::AT_SYMLINK_NOFOLLOW });
     let res = protect(
         || {
             journal_path(st, loc);
@@ -325,8 +293,8 @@ fn fanout_followed(
     path: &CStr,
     ch: &Change<'_>,
 ) -> Result<(), Errno> {
-    let is_link = sys::fstatat(dirfd, path, libc::AT_SYMLINK_NOFOLLOW)
-        .is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFLNK);
+    let is_link =
+        sys::fstatat(dirfd, path, libc::AT_SYMLINK_NOFOLLOW).is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFLNK);
     if !is_link {
         return mirror::fanout_path(st, loc, abs, |_, dir, name| ch.at(dir, name));
     }
@@ -341,9 +309,7 @@ fn fanout_followed(
         return Ok(());
     };
     match st.classifier.classify(&real[..n]) {
-        Some(hit) => mirror::fanout_path(st, Loc::from(hit), &real[..n], |_, dir, name| {
-            ch.at(dir, name)
-        }),
+        Some(hit) => mirror::fanout_path(st, Loc::from(hit), &real[..n], |_, dir, name| ch.at(dir, name)),
         // The link leads out of every pair: nothing to mirror.
         None => Ok(()),
     }
@@ -352,11 +318,7 @@ fn fanout_followed(
 /// The tail of an fd-based hook: when the real call succeeded on a mirrored descriptor,
 /// applies the change to its twins, or by path on copies where it has none (read-only files,
 /// directories, O_PATH descriptors).
-fn fd_changed<'a>(
-    r: c_int,
-    fd: c_int,
-    change: impl FnOnce(Origin<'a>) -> SysResult<Change<'a>>,
-) -> c_int {
+fn fd_changed<'a>(r: c_int, fd: c_int, change: impl FnOnce(Origin<'a>) -> SysResult<Change<'a>>) -> c_int {
     if r != 0 {
         return r;
     }
@@ -401,15 +363,7 @@ unsafe fn at_changed<'p>(
     };
     if !itself {
         // SAFETY: caller's contract.
-        return unsafe {
-            path_changed(
-                r,
-                dirfd,
-                path,
-                flags & libc::AT_SYMLINK_NOFOLLOW == 0,
-                change,
-            )
-        };
+        return unsafe { path_changed(r, dirfd, path, flags & libc::AT_SYMLINK_NOFOLLOW == 0, change) };
     }
     if dirfd == libc::AT_FDCWD {
         // SAFETY: a static C string.
@@ -422,16 +376,7 @@ unsafe fn at_changed<'p>(
 fn from_utimbuf(t: *const utimbuf) -> Option<[timespec; 2]> {
     // SAFETY: the program's argument, which the real call just read.
     let t = unsafe { t.as_ref() }?;
-    Some([
-        timespec {
-            tv_sec: t.actime,
-            tv_nsec: 0,
-        },
-        timespec {
-            tv_sec: t.modtime,
-            tv_nsec: 0,
-        },
-    ])
+    Some([timespec { tv_sec: t.actime, tv_nsec: 0 }, timespec { tv_sec: t.modtime, tv_nsec: 0 }])
 }
 
 /// Timestamps from a `timeval[2]` (microseconds).
@@ -441,10 +386,7 @@ fn from_timevals(t: *const timeval) -> Option<[timespec; 2]> {
     }
     // SAFETY: non-null, and the real call just read two timevals from it.
     let tv = unsafe { std::slice::from_raw_parts(t, 2) };
-    Some([0, 1].map(|i| timespec {
-        tv_sec: tv[i].tv_sec,
-        tv_nsec: tv[i].tv_usec * 1000,
-    }))
+    Some([0, 1].map(|i| timespec { tv_sec: tv[i].tv_sec, tv_nsec: tv[i].tv_usec * 1000 }))
 }
 
 /// Timestamps from a `timespec[2]`.
@@ -644,28 +586,16 @@ mod tests {
     }
 
     fn ts(sec: i64, nsec: i64) -> timespec {
-        timespec {
-            tv_sec: sec,
-            tv_nsec: nsec,
-        }
+        timespec { tv_sec: sec, tv_nsec: nsec }
     }
 
     #[test]
     fn explicit_times_pass_through_without_looking_at_the_origin() {
         // An fd of -1 would make any stat fail: none is made.
         let t = Times::for_copies(Some([ts(1, 2), ts(3, 4)]), Origin::Fd(-1)).unwrap();
-        assert_eq!(
-            (
-                t.ts[0].tv_sec,
-                t.ts[0].tv_nsec,
-                t.ts[1].tv_sec,
-                t.ts[1].tv_nsec
-            ),
-            (1, 2, 3, 4)
-        );
+        assert_eq!((t.ts[0].tv_sec, t.ts[0].tv_nsec, t.ts[1].tv_sec, t.ts[1].tv_nsec), (1, 2, 3, 4));
         assert!(!t.now);
-        let t =
-            Times::for_copies(Some([ts(0, libc::UTIME_OMIT), ts(3, 4)]), Origin::Fd(-1)).unwrap();
+        let t = Times::for_copies(Some([ts(0, libc::UTIME_OMIT), ts(3, 4)]), Origin::Fd(-1)).unwrap();
         assert_eq!(t.ts[0].tv_nsec, libc::UTIME_OMIT);
     }
 
@@ -673,55 +603,27 @@ mod tests {
     fn now_becomes_the_origins_time_and_omit_stays_omitted() {
         let (dir, dfd) = scratch("now");
         let f = CString::new(dir.join("f").as_os_str().as_bytes()).unwrap();
-        sys::utimensat(
-            libc::AT_FDCWD,
-            Some(&f),
-            [ts(100, 1), ts(200, 2)].as_ptr(),
-            0,
-        )
-        .unwrap();
+        sys::utimensat(libc::AT_FDCWD, Some(&f), &[ts(100, 1), ts(200, 2)], 0).unwrap();
         let origin = Origin::At(libc::AT_FDCWD, &f, 0);
         let t = Times::for_copies(None, origin).unwrap();
-        assert_eq!(
-            (
-                t.ts[0].tv_sec,
-                t.ts[0].tv_nsec,
-                t.ts[1].tv_sec,
-                t.ts[1].tv_nsec
-            ),
-            (100, 1, 200, 2)
-        );
+        assert_eq!((t.ts[0].tv_sec, t.ts[0].tv_nsec, t.ts[1].tv_sec, t.ts[1].tv_nsec), (100, 1, 200, 2));
         assert!(t.now);
-        let t = Times::for_copies(
-            Some([ts(0, libc::UTIME_OMIT), ts(0, libc::UTIME_NOW)]),
-            origin,
-        )
-        .unwrap();
-        assert_eq!(
-            (t.ts[0].tv_nsec, t.ts[1].tv_sec, t.ts[1].tv_nsec),
-            (libc::UTIME_OMIT, 200, 2)
-        );
+        let t = Times::for_copies(Some([ts(0, libc::UTIME_OMIT), ts(0, libc::UTIME_NOW)]), origin).unwrap();
+        assert_eq!((t.ts[0].tv_nsec, t.ts[1].tv_sec, t.ts[1].tv_nsec), (libc::UTIME_OMIT, 200, 2));
         assert!(t.now);
         let t = Times::for_copies(Some([ts(5, 0), ts(0, libc::UTIME_NOW)]), origin).unwrap();
         assert_eq!((t.ts[0].tv_sec, t.ts[1].tv_sec), (5, 200));
-        assert!(
-            !t.now,
-            "an explicit time needs ownership on the primary too"
-        );
+        assert!(!t.now, "an explicit time needs ownership on the primary too");
         sys::close(dfd);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn refused_explicit_now_times_fall_back_to_the_copys_clock() {
-        let t = Times {
-            ts: [ts(0, libc::UTIME_OMIT), ts(7, 8)],
-            now: true,
-        };
+        let t = Times { ts: [ts(0, libc::UTIME_OMIT), ts(7, 8)], now: true };
         let mut calls = Vec::new();
         let r = t.apply(|p| {
-            // SAFETY: `apply` passes a pointer to two timespecs.
-            let got = unsafe { [*p, *p.add(1)] };
+            let got = *p;
             calls.push((got[0].tv_nsec, got[1].tv_nsec));
             if calls.len() == 1 {
                 Err(Errno(libc::EPERM))
@@ -730,15 +632,9 @@ mod tests {
             }
         });
         assert_eq!(r, Ok(()));
-        assert_eq!(
-            calls,
-            vec![(libc::UTIME_OMIT, 8), (libc::UTIME_OMIT, libc::UTIME_NOW)]
-        );
+        assert_eq!(calls, vec![(libc::UTIME_OMIT, 8), (libc::UTIME_OMIT, libc::UTIME_NOW)]);
         let explicit = Times { now: false, ..t };
-        assert_eq!(
-            explicit.apply(|_| Err(Errno(libc::EPERM))),
-            Err(Errno(libc::EPERM))
-        );
+        assert_eq!(explicit.apply(|_| Err(Errno(libc::EPERM))), Err(Errno(libc::EPERM)));
     }
 
     #[test]
@@ -746,43 +642,20 @@ mod tests {
         let (dir, dfd) = scratch("at");
         let f = dir.join("f");
         Change::Mode(0o640).at(dfd, c"f").unwrap();
-        assert_eq!(
-            std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
-            0o640
-        );
-        Change::Times(Times {
-            ts: [ts(10, 20), ts(30, 40)],
-            now: false,
-        })
-        .at(dfd, c"f")
-        .unwrap();
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777, 0o640);
+        Change::Times(Times { ts: [ts(10, 20), ts(30, 40)], now: false }).at(dfd, c"f").unwrap();
         let m = std::fs::metadata(&f).unwrap();
-        assert_eq!(
-            (m.atime(), m.atime_nsec(), m.mtime(), m.mtime_nsec()),
-            (10, 20, 30, 40)
-        );
+        assert_eq!((m.atime(), m.atime_nsec(), m.mtime(), m.mtime_nsec()), (10, 20, 30, 40));
         let (uid, gid) = (m.uid(), m.gid());
         Change::Owner(uid, gid).at(dfd, c"f").unwrap();
         let cf = CString::new(f.as_os_str().as_bytes()).unwrap();
         let origin = Origin::At(libc::AT_FDCWD, &cf, 0);
-        match (Change::SetXattr {
-            name: c"user.mfs",
-            value: b"v\0w",
-            origin,
-        })
-        .at(dfd, c"f")
-        {
+        match (Change::SetXattr { name: c"user.mfs", value: b"v\0w", origin }).at(dfd, c"f") {
             Ok(()) => {
                 let mut buf = [0u8; 8];
                 // SAFETY: valid C strings and a buffer of the given size.
-                let n = unsafe {
-                    libc::getxattr(
-                        cf.as_ptr(),
-                        c"user.mfs".as_ptr(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                    )
-                };
+                let n =
+                    unsafe { libc::getxattr(cf.as_ptr(), c"user.mfs".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
                 assert_eq!(&buf[..n as usize], b"v\0w");
                 Change::RemoveXattr(c"user.mfs").at(dfd, c"f").unwrap();
                 // Removing it again: already as the origin.
@@ -796,10 +669,7 @@ mod tests {
         std::os::unix::fs::symlink("f", dir.join("l")).unwrap();
         let r = Change::Mode(0o600).at(dfd, c"l");
         assert!(r.is_err(), "chmod through a final symlink on a copy");
-        assert_eq!(
-            std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777,
-            0o640
-        );
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o7777, 0o640);
         sys::close(dfd);
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -810,11 +680,7 @@ mod tests {
         let f = dir.join("f");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o604)).unwrap();
         let cf = CString::new(f.as_os_str().as_bytes()).unwrap();
-        let ch = Change::SetXattr {
-            name: ACL_ACCESS,
-            value: b"",
-            origin: Origin::At(libc::AT_FDCWD, &cf, 0),
-        };
+        let ch = Change::SetXattr { name: ACL_ACCESS, value: b"", origin: Origin::At(libc::AT_FDCWD, &cf, 0) };
         let mut seen = None;
         ch.without_acls(Errno(libc::EOPNOTSUPP), |m| {
             seen = Some(m);
@@ -822,19 +688,9 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, Some(0o604));
-        assert_eq!(
-            ch.without_acls(Errno(libc::EIO), |_| Ok(())),
-            Err(Errno(libc::EIO))
-        );
-        let other = Change::SetXattr {
-            name: c"user.x",
-            value: b"",
-            origin: Origin::Fd(-1),
-        };
-        assert_eq!(
-            other.without_acls(Errno(libc::EOPNOTSUPP), |_| Ok(())),
-            Err(Errno(libc::EOPNOTSUPP))
-        );
+        assert_eq!(ch.without_acls(Errno(libc::EIO), |_| Ok(())), Err(Errno(libc::EIO)));
+        let other = Change::SetXattr { name: c"user.x", value: b"", origin: Origin::Fd(-1) };
+        assert_eq!(other.without_acls(Errno(libc::EOPNOTSUPP), |_| Ok(())), Err(Errno(libc::EOPNOTSUPP)));
         sys::close(dfd);
         std::fs::remove_dir_all(dir).unwrap();
     }

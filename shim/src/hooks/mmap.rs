@@ -404,13 +404,15 @@ pub fn sync_file(key: u64) {
     }
     let Some(st) = state::get() else { return };
     let _errno = ErrnoGuard::save();
-    let parts: Vec<Mapping> = REGISTRY
-        .with(|maps| maps.iter().filter(|m| m.data.entry.key == key).cloned().collect())
-        .unwrap_or_default();
+    let parts: Vec<Mapping> =
+        REGISTRY.with(|maps| maps.iter().filter(|m| m.data.entry.key == key).cloned().collect()).unwrap_or_default();
     for p in &parts {
-        protect(|| p.data.journal(st, Kind::Dirty), || {
-            let _ = p.data.sync(st, p, false);
-        });
+        protect(
+            || p.data.journal(st, Kind::Dirty),
+            || {
+                let _ = p.data.sync(st, p, false);
+            },
+        );
     }
 }
 

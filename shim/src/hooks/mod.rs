@@ -46,6 +46,9 @@ pub unsafe fn cbytes<'a>(p: *const libc::c_char) -> Option<&'a [u8]> {
 macro_rules! hooks {
     ($( $(#[$m:meta])* fn $name:ident($($a:ident : $t:ty),* $(,)?) -> $r:ty $body:block )*) => {$(
         $(#[$m])*
+        ///
+        /// # Safety
+        /// Called with the arguments and contract of the C function of this name.
         #[cfg_attr(not(test), no_mangle)]
         pub unsafe extern "C" fn $name($($a: $t),*) -> $r $body
     )*};
@@ -56,6 +59,8 @@ pub(crate) use hooks;
 macro_rules! trampolines {
     ($($name:ident => $target:ident;)*) => {
         $(
+            /// # Safety
+            /// Called with the arguments and contract of the C function of this name.
             #[unsafe(naked)]
             #[cfg_attr(not(test), no_mangle)]
             pub unsafe extern "C" fn $name() {

@@ -82,11 +82,7 @@ unsafe fn path_op(
 pub unsafe fn mirror_mkdir(dirfd: c_int, path: *const c_char, mode: mode_t) -> Option<Errno> {
     let mut r = None;
     // SAFETY: caller's contract.
-    unsafe {
-        path_op(dirfd, path, || 0, |_, dir, name| {
-            sys::mkdirat(dir, name, mode).inspect_err(|&e| r = Some(e))
-        })
-    };
+    unsafe { path_op(dirfd, path, || 0, |_, dir, name| sys::mkdirat(dir, name, mode).inspect_err(|&e| r = Some(e))) };
     r
 }
 
@@ -138,7 +134,12 @@ fn left(st: &State, loc: Loc<'_>, abs: &[u8]) -> Result<(), Errno> {
 /// new_dir, new_name)`. A copy that refuses a parent because the lexical path would leave its
 /// root (a symlink on the way) is reported as `Err(Escaped)` so the caller can place both
 /// paths by the kernel's view and try again.
-fn two_path(st: &State, old: Loc<'_>, new: Loc<'_>, mut op: impl FnMut(RawFd, &CStr, RawFd, &CStr) -> SysResult<()>) -> Result<Result<(), Errno>, Escaped> {
+fn two_path(
+    st: &State,
+    old: Loc<'_>,
+    new: Loc<'_>,
+    mut op: impl FnMut(RawFd, &CStr, RawFd, &CStr) -> SysResult<()>,
+) -> Result<Result<(), Errno>, Escaped> {
     let mut result = Ok(());
     for copy in (0..st.pair(old.pair).copies.len()).filter(|&c| c != old.origin) {
         if !st.online(old.pair, copy) {
@@ -176,11 +177,19 @@ enum TwoPathOp {
 /// Mirrors a rename or link whose two sides were classified as `old` and `new` (each with
 /// its absolute origin-side path). When a side's parent was reached through a symlink the
 /// mirrors refuse, both sides are placed again by their parents' real paths.
-fn two_path_change(st: &State, old: Option<(Loc<'_>, &[u8])>, new: Option<(Loc<'_>, &[u8])>, op: TwoPathOp, retry: bool) -> Result<(), Errno> {
+fn two_path_change(
+    st: &State,
+    old: Option<(Loc<'_>, &[u8])>,
+    new: Option<(Loc<'_>, &[u8])>,
+    op: TwoPathOp,
+    retry: bool,
+) -> Result<(), Errno> {
     match (old, new) {
         (Some((ol, _)), Some((nl, _))) if ol.pair == nl.pair && ol.origin == nl.origin => {
             let done = match op {
-                TwoPathOp::Rename(flags) => two_path(st, ol, nl, |od, on, nd, nn| sys::renameat2(od, on, nd, nn, flags)),
+                TwoPathOp::Rename(flags) => {
+                    two_path(st, ol, nl, |od, on, nd, nn| sys::renameat2(od, on, nd, nn, flags))
+                }
                 TwoPathOp::Link => two_path(st, ol, nl, |od, on, nd, nn| sys::linkat(od, on, nd, nn, 0)),
             };
             match done {
@@ -223,7 +232,12 @@ fn two_path_change(st: &State, old: Option<(Loc<'_>, &[u8])>, new: Option<(Loc<'
 
 /// Places one side of a two-path call by its parent directory's real path: `Some` when that
 /// lies in a pair. `rel` and `abs` receive the new relative and absolute paths.
-fn canonical<'b>(st: &State, side: Option<(Loc<'_>, &[u8])>, rel: &'b mut [u8; PATH_MAX], abs: &'b mut [u8; PATH_MAX]) -> Option<(Loc<'b>, &'b [u8])> {
+fn canonical<'b>(
+    st: &State,
+    side: Option<(Loc<'_>, &[u8])>,
+    rel: &'b mut [u8; PATH_MAX],
+    abs: &'b mut [u8; PATH_MAX],
+) -> Option<(Loc<'b>, &'b [u8])> {
     let (_, lexical) = side?;
     let (pair, origin, r) = mirror::canonical_rel(st, lexical, rel)?;
     let copy = &st.pair(pair).copies[origin];
@@ -241,7 +255,14 @@ fn canonical<'b>(st: &State, side: Option<(Loc<'_>, &[u8])>, rel: &'b mut [u8; P
 ///
 /// # Safety
 /// Paths must be null or NUL-terminated strings.
-unsafe fn rename_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_uint, real: impl FnOnce() -> c_int) -> c_int {
+unsafe fn rename_like(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+    flags: c_uint,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
     let Some(st) = state::get() else { return real() };
     // SAFETY: caller's contract.
     let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
@@ -289,7 +310,14 @@ fn source_fd(olddir: c_int, old: &[u8], flags: c_int) -> Option<RawFd> {
 ///
 /// # Safety
 /// Paths must be null or NUL-terminated strings.
-unsafe fn link_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *const c_char, flags: c_int, real: impl FnOnce() -> c_int) -> c_int {
+unsafe fn link_like(
+    olddir: c_int,
+    old: *const c_char,
+    newdir: c_int,
+    new: *const c_char,
+    flags: c_int,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
     let Some(st) = state::get() else { return real() };
     // SAFETY: caller's contract.
     let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
@@ -298,7 +326,11 @@ unsafe fn link_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *cons
     let Some(_) = n.loc() else { return real() };
     let src_fd = source_fd(olddir, ob, flags);
     let o = Side {
-        class: if src_fd.is_some() { Class::Unknown } else { protect(|| Class::Unknown, || st.classify_at(olddir, ob, &mut s1)) },
+        class: if src_fd.is_some() {
+            Class::Unknown
+        } else {
+            protect(|| Class::Unknown, || st.classify_at(olddir, ob, &mut s1))
+        },
     };
     let r = real();
     if r != 0 {
@@ -327,7 +359,9 @@ unsafe fn link_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *cons
                 });
             }
             match o.loc() {
-                Some(old) if flags & libc::AT_SYMLINK_FOLLOW == 0 => two_path_change(st, Some(old), Some((nl, nabs)), TwoPathOp::Link, true),
+                Some(old) if flags & libc::AT_SYMLINK_FOLLOW == 0 => {
+                    two_path_change(st, Some(old), Some((nl, nabs)), TwoPathOp::Link, true)
+                }
                 Some(_) => {
                     // Linking what a symlink leads to: the kernel's path of the target decides.
                     let (mut rel, mut abs) = ([0u8; PATH_MAX], [0u8; PATH_MAX]);
@@ -347,7 +381,13 @@ unsafe fn link_like(olddir: c_int, old: *const c_char, newdir: c_int, new: *cons
 
 /// Where `path` (relative to `dirfd`) leads after following symlinks: `Some` when that is in
 /// a pair, with its relative path in `rel` and absolute path in `abs`.
-fn followed<'b>(st: &State, dirfd: c_int, path: &[u8], rel: &'b mut [u8; PATH_MAX], abs: &'b mut [u8; PATH_MAX]) -> Option<(Loc<'b>, &'b [u8])> {
+fn followed<'b>(
+    st: &State,
+    dirfd: c_int,
+    path: &[u8],
+    rel: &'b mut [u8; PATH_MAX],
+    abs: &'b mut [u8; PATH_MAX],
+) -> Option<(Loc<'b>, &'b [u8])> {
     let c = CString::new(path).ok()?;
     let fd = sys::openat(dirfd, &c, libc::O_PATH, 0).ok()?;
     let n = sys::fd_path(fd, abs);
@@ -370,7 +410,10 @@ unsafe fn truncated(path: *const c_char, len: off_t) -> Result<(), Errno> {
     // SAFETY: caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return Ok(()) };
     let mut scratch = None;
-    if !matches!(st.classify_at(libc::AT_FDCWD, bytes, &mut scratch), Class::In { .. } | Class::Related | Class::Unknown) {
+    if !matches!(
+        st.classify_at(libc::AT_FDCWD, bytes, &mut scratch),
+        Class::In { .. } | Class::Related | Class::Unknown
+    ) {
         return Ok(());
     }
     let Ok(c) = CString::new(bytes) else { return Ok(()) };

@@ -9,7 +9,10 @@ use mfs_core::config::ReadFrom;
 use super::{cbytes, hooks, protect, trampolines};
 use crate::fdtable::{self, flag, kind, Entry, LOST_TWIN, NO_TWIN};
 use crate::mirror::{self, Loc};
-use crate::real::{self, variadic::{call_open, call_openat, OpenAlias}};
+use crate::real::{
+    self,
+    variadic::{call_open, call_openat, OpenAlias},
+};
 use crate::state::{self, Class, Rel, State};
 use crate::sys::{self, Errno, ErrnoGuard};
 
@@ -18,7 +21,13 @@ use crate::sys::{self, Errno, ErrnoGuard};
 ///
 /// # Safety
 /// `path` must be null or a NUL-terminated string.
-pub unsafe fn open_like(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t, real: impl FnOnce() -> c_int) -> c_int {
+pub unsafe fn open_like(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
     let Some(st) = state::get() else { return real() };
     // SAFETY: libc passes a C string (or null, which the real call reports).
     let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
@@ -44,7 +53,9 @@ pub unsafe fn open_like(dirfd: c_int, path: *const c_char, flags: c_int, mode: m
                 // O_CREAT | O_EXCL this call created the primary file: take it back, so
                 // nothing is left half-applied.
                 let _ = unsafe { real::close(fd) };
-                if flags & (libc::O_CREAT | libc::O_EXCL) == (libc::O_CREAT | libc::O_EXCL) && flags & libc::O_TMPFILE != libc::O_TMPFILE {
+                if flags & (libc::O_CREAT | libc::O_EXCL) == (libc::O_CREAT | libc::O_EXCL)
+                    && flags & libc::O_TMPFILE != libc::O_TMPFILE
+                {
                     if let Ok(name) = std::ffi::CString::new(bytes) {
                         let _ = sys::unlinkat(dirfd, &name, 0);
                     }
@@ -268,7 +279,10 @@ unsafe fn mkstemp_like(tmpl: *mut c_char, flags: c_int, real: impl FnOnce() -> c
         || (),
         || match st.classify_at(libc::AT_FDCWD, bytes, &mut scratch) {
             Class::In { hit, .. } => {
-                let f = libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | (flags & (libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC));
+                let f = libc::O_RDWR
+                    | libc::O_CREAT
+                    | libc::O_EXCL
+                    | (flags & (libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC));
                 let _ = opened(st, fd, Loc::from(hit), f, 0o600);
             }
             other => fdtable::set_kind(fd, other.fd_kind()),
