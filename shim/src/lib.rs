@@ -35,7 +35,8 @@ extern "C" fn on_load() {
     {
         return;
     }
-    real::resolve_all();
+    // Real symbols resolve on first use of each (eager resolution of the whole table would
+    // cost every program start about as much as the rest of initialisation).
     state::init();
 }
 

@@ -98,8 +98,6 @@ macro_rules! real_fns {
             ); )*
         }
 
-        /// Every symbol in the table (for resolving eagerly in the constructor).
-        pub static ALL: &[&Sym] = &[ $( &slots::$name, )* ];
 
         $(
             /// Calls the real libc function of this name.
@@ -361,14 +359,5 @@ pub mod variadic {
         // SAFETY: dlsym result for mremap, whose C type is MremapFn.
         let f: MremapFn = unsafe { std::mem::transmute(a) };
         unsafe { f(old, old_size, new_size, flags, new_addr) }
-    }
-
-    pub static ALL: &[&Sym] = &[&open, &open64, &openat, &openat64, &fcntl, &fcntl64, &ioctl, &mremap];
-}
-
-/// Resolves every symbol now (from the constructor), so later hooks never call dlsym.
-pub fn resolve_all() {
-    for s in ALL.iter().chain(variadic::ALL) {
-        s.addr();
     }
 }
