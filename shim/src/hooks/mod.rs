@@ -93,3 +93,28 @@ pub(crate) mod centry {
         pub fn mfs_c_mremap();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::protect;
+
+    #[test]
+    fn a_panic_in_shim_work_runs_the_fallback_and_returns_its_value() {
+        let mut journaled = false;
+        let r: i32 = protect(
+            || {
+                journaled = true;
+                -7
+            },
+            || panic!("internal error"),
+        );
+        assert_eq!(r, -7);
+        assert!(journaled);
+    }
+
+    #[test]
+    fn work_that_does_not_panic_is_returned_as_is() {
+        let r: Result<u8, ()> = protect(|| Err(()), || Ok(3));
+        assert_eq!(r, Ok(3));
+    }
+}
