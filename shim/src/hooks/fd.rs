@@ -29,7 +29,9 @@ fn forget(fd: RawFd, e: &Entry) {
 
 /// Before the program's descriptor `fd` goes away: bring stdio- and mmap-written data level.
 fn before_close(fd: RawFd, e: &Entry) {
-    if e.has(flag::STDIO) {
+    // Descriptors 0 to 2 carry libc's own output (error(), perror()) written where no hook
+    // sees it, like every stdio-written descriptor: level them before they go.
+    if e.has(flag::STDIO) || fd <= 2 {
         crate::hooks::stdio::sync_fd(fd);
     }
     if e.has(flag::WRITABLE) {

@@ -622,6 +622,10 @@ fn fclose_like(f: *mut FILE) -> c_int {
         }
     }
     let entry = fdtable::get(fd);
+    if fd <= 2 && entry.is_some() {
+        // Output libc wrote to this descriptor outside any stream call (error(), perror()).
+        sync_fd(fd);
+    }
     // SAFETY: the program's stream.
     let r = unsafe { real::fclose(f) };
     let mut errno = ErrnoGuard::save();
