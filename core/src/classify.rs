@@ -77,7 +77,7 @@ impl Classifier {
         if first.is_empty() || first == b"." || first == b".." || self.firsts.iter().any(|f| **f == *first) {
             return false;
         }
-        !has_dotdot_fast(path)
+        !crate::path::may_have_dotdot(path)
     }
 
     /// True when there is nothing to match.
@@ -88,6 +88,24 @@ impl Classifier {
     /// The pair, copy and relative path of `abs`, when it lies under a root.
     pub fn classify<'a>(&self, abs: &'a [u8]) -> Option<Hit<'a>> {
         self.roots.iter().find_map(|r| strip_root(abs, &r.path).map(|rel| Hit { pair: r.pair, copy: r.copy, rel }))
+    }
+
+    /// Where a normalised absolute path lies, in one pass over the roots: in a pair (`Ok`), or
+    /// outside every pair, with `Err(true)` when it is a strict ancestor of some root.
+    #[inline]
+    pub fn locate<'a>(&self, abs: &'a [u8]) -> Result<Hit<'a>, bool> {
+        let mut ancestor = false;
+        for r in &self.roots {
+            let (root, n) = (&*r.path, abs.len());
+            if n >= root.len() {
+                if let Some(rel) = strip_root(abs, root) {
+                    return Ok(Hit { pair: r.pair, copy: r.copy, rel });
+                }
+            } else if !ancestor {
+                ancestor = is_strict_ancestor(abs, root);
+            }
+        }
+        Err(ancestor)
     }
 
     /// True when `abs` is a strict ancestor of some root: a path below it may lead into a pair.
@@ -102,19 +120,6 @@ fn first_component(path: &[u8]) -> &[u8] {
     let rest = &path[start..];
     let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
     &rest[..end]
-}
-
-/// True when a `..` component may be present (a scan for `/..` at a component boundary).
-fn has_dotdot_fast(path: &[u8]) -> bool {
-    let mut i = 0;
-    while i + 2 < path.len() {
-        if path[i] == b'/' && path[i + 1] == b'.' && path[i + 2] == b'.' && (i + 3 == path.len() || path[i + 3] == b'/')
-        {
-            return true;
-        }
-        i += 1;
-    }
-    false
 }
 
 #[cfg(test)]
@@ -193,6 +198,21 @@ mod tests {
     }
 
     #[test]
+    fn locate_agrees_with_classify_and_is_ancestor() {
+        let (t, c) = setup("locate", "two-way");
+        for p in ["alias/a/x/y", "real/a", "alias", "elsewhere/z", "alias/ab", "b/f", "."] {
+            let a = abs(&t, p);
+            let want = match c.classify(a.as_bytes()) {
+                Some(h) => Ok(h),
+                None => Err(c.is_ancestor(a.as_bytes())),
+            };
+            assert_eq!(c.locate(a.as_bytes()), want, "{p}");
+        }
+        assert_eq!(c.locate(b"/"), Err(true));
+        fs::remove_dir_all(t).unwrap();
+    }
+
+    #[test]
     fn quick_outside_is_conservative() {
         let (t, c) = setup("quick", "two-way");
         // t is under the temp dir, so every root starts with its first component.
@@ -207,8 +227,6 @@ mod tests {
         same.extend_from_slice(b"/whatever");
         assert!(!c.quick_outside(&same));
         assert!(c.quick_outside(b"/usr/lib/..x"));
-        assert!(has_dotdot_fast(b"/a/.."));
-        assert!(!has_dotdot_fast(b"/a/..b"));
         // Whatever quick_outside accepts, the full classification agrees with.
         for p in [&b"/usr/lib/x"[..], b"/etc", b"/usr/lib/..x"] {
             let a = AbsPath::resolve(b"/", p).unwrap();

@@ -495,10 +495,10 @@ impl State {
 
     #[inline]
     fn class_of<'b>(&self, abs: &'b [u8]) -> Class<'b> {
-        match self.classifier.classify(abs) {
-            Some(hit) => Class::In { hit, abs },
-            None if self.classifier.is_ancestor(abs) => Class::Related,
-            None => Class::Outside,
+        match self.classifier.locate(abs) {
+            Ok(hit) => Class::In { hit, abs },
+            Err(true) => Class::Related,
+            Err(false) => Class::Outside,
         }
     }
 
