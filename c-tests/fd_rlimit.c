@@ -10,30 +10,15 @@
 // mfs-compare: no
 #include "mfstest.h"
 
-#include <dirent.h>
+#include <sys/resource.h>
 
 /* True when a journal in the state directory names `rel`. */
 static int journaled(const char *state, const char *rel)
 {
-    DIR *d = opendir(state);
-    if (!d)
-        return 0;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 8 || strcmp(e->d_name + n - 8, ".journal") != 0)
-            continue;
-        char path[4096], buf[65536], needle[64];
-        snprintf(path, sizeof path, "%s/%s", state, e->d_name);
-        snprintf(needle, sizeof needle, " %s\n", rel);
-        found = slurp(path, buf, sizeof buf) > 0 && strstr(buf, needle) != NULL;
-    }
-    closedir(d);
-    return found;
+    char needle[64];
+    snprintf(needle, sizeof needle, " %s\n", rel);
+    return mt_journal_has(state, needle);
 }
-
-#include <sys/resource.h>
 
 int main(int argc, char **argv)
 {

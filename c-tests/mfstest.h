@@ -134,6 +134,30 @@ static int mt_done(void)
         }                                                                                \
     } while (0)
 
+/* True when a journal (a .journal file in STATE) holds `needle`, e.g. " name\n" for a record of that
+ * path or "F " for a full-resync record. */
+#include <dirent.h>
+__attribute__((unused)) static int mt_journal_has(const char *state, const char *needle)
+{
+    DIR *d = opendir(state);
+    if (!d)
+        return 0;
+    int found = 0;
+    struct dirent *e;
+    static char buf[1 << 20];
+    while (!found && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 8 || strcmp(e->d_name + n - 8, ".journal") != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", state, e->d_name);
+        long len = slurp(path, buf, sizeof buf);
+        found = len > 0 && ((strncmp(needle, "F ", 2) == 0 && strncmp(buf, needle, 2) == 0) || strstr(buf, needle) != NULL);
+    }
+    closedir(d);
+    return found;
+}
+
 /* Fills buf with a reproducible pattern that differs for each seed. */
 __attribute__((unused)) static void mt_fill(void *buf, size_t n, unsigned seed)
 {

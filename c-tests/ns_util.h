@@ -27,18 +27,8 @@ __attribute__((unused)) static int mt_native(void)
     return e && *e && strcmp(e, "0") != 0;
 }
 
-/* A call that must succeed and must not touch errno (set to 1234 before the call). */
-#define KEEP(call)                                                                        \
-    do {                                                                                  \
-        errno = 1234;                                                                     \
-        long mt_r = (long)(call);                                                         \
-        int mt_e = errno;                                                                 \
-        if (mt_r < 0 || mt_e != 1234) {                                                   \
-            fprintf(stderr, "%s:%d: %s: want success with errno kept at 1234, got %ld/errno %d (%s)\n", \
-                    __FILE__, __LINE__, #call, mt_r, mt_e, strerror(mt_e));               \
-            mt_failures++;                                                                \
-        }                                                                                 \
-    } while (0)
+/* A call that must succeed and must not touch errno (mfstest.h's KEEPS). */
+#define KEEP(call) KEEPS(call)
 
 /* A check that looks at the mirror: skipped in a native run. */
 #define MCHECK(cond)                                                                      \

@@ -10,27 +10,10 @@
  */
 // mfs-args: state
 #include "ns_util.h"
-#include <dirent.h>
-
 /* True when some journal in the state directory holds a full-resync record. */
 static int journal_has_full(const char *state)
 {
-    DIR *d = opendir(state);
-    if (!d)
-        return 0;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 8 || strcmp(e->d_name + n - 8, ".journal") != 0)
-            continue;
-        char path[PATH_MAX], buf[65536];
-        snprintf(path, sizeof path, "%s/%s", state, e->d_name);
-        long len = slurp(path, buf, sizeof buf);
-        found = len > 0 && (strncmp(buf, "F ", 2) == 0 || strstr(buf, "\nF ") != NULL);
-    }
-    closedir(d);
-    return found;
+    return mt_journal_has(state, "F ") || mt_journal_has(state, "\nF ");
 }
 
 #define COMP "component-of-one-hundred-bytes-" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"

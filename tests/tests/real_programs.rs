@@ -958,7 +958,8 @@ const CALC_OUTPUT: &str = "fib(0) = 0\nfib(10) = 55\nfib(20) = 6765\nfib(30) = 8
 
 /// A C build: the sources are copied into the primary, `make` runs gcc (cc1, as, ld) for three
 /// objects and a program; after an edit, `make` rebuilds one object and relinks. The mirror's
-/// program runs and prints what the primary's prints.
+/// program runs and prints what the primary's prints. Finally `make -j4` rebuilds everything
+/// with every job appending to one log.
 #[test]
 fn make_and_gcc() {
     let mut w = Workload::new("make-gcc");
@@ -994,6 +995,17 @@ fn make_and_gcc() {
     assert_eq!(run_calc(w.shim.primary()), now, "the primary's rebuilt program");
     assert_eq!(run_calc(w.shim.mirror()), now, "the mirror's rebuilt program");
     assert_eq!(run_calc(w.native.primary()), now, "the natively built program");
+
+    // Parallel jobs appending to one log through a shared open file description: make's
+    // children (the shell, gcc, cc1, as, ld) all write to the same inherited descriptor.
+    w.step(|s| {
+        let script =
+            "cd \"$1\" && make -B -j4 CFLAGS='-O2 -Wall -Werror -v' >> build.log 2>&1 && echo done >> build.log";
+        cmd("bash", &[&"-c", &script, &"bash", &s.tree.join("proj")])
+    });
+    w.assert_mirrored("make -j4 appending to one log");
+    let log = fs::read_to_string(w.shim.mirror().join("proj/build.log")).expect("the mirror's build log");
+    assert!(log.contains("gcc version") && log.ends_with("done\n"), "the mirror's build log:\n{}", tail(&log, 5));
     w.finish();
 }
 
