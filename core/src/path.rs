@@ -190,7 +190,11 @@ pub(crate) fn next_byte(p: &[u8], from: usize, byte: u8) -> Option<usize> {
 pub fn may_have_dotdot(path: &[u8]) -> bool {
     let mut i = 0;
     while let Some(d) = next_byte(path, i, b'.') {
-        if d > 0 && path[d - 1] == b'/' && path.get(d + 1) == Some(&b'.') && (d + 2 == path.len() || path[d + 2] == b'/') {
+        if d > 0
+            && path[d - 1] == b'/'
+            && path.get(d + 1) == Some(&b'.')
+            && (d + 2 == path.len() || path[d + 2] == b'/')
+        {
             return true;
         }
         i = d + 1;
@@ -321,9 +325,22 @@ mod tests {
     fn normal_forms_agree_with_normalisation() {
         // Every spelling that normal_form accepts must be exactly what resolve() produces.
         let samples: [&[u8]; 16] = [
-            b"/a/b", b"/a/b/", b"/a//b", b"/a/./b", b"/a/../b", b"/.hidden/x", b"/a/..b/c", b"/a/b.",
-            b"/averyveryverylongcomponent/and/another/one/here", b"/x/y/z/.", b"/x/y/z/..", b"//",
-            b"/a/b/c/d/e/f/g/h/i/j/k", b"/abcdefgh/ijklmnop/", b"/abcdefgh//ijklmnop", b"/\xff\xfe/.x",
+            b"/a/b",
+            b"/a/b/",
+            b"/a//b",
+            b"/a/./b",
+            b"/a/../b",
+            b"/.hidden/x",
+            b"/a/..b/c",
+            b"/a/b.",
+            b"/averyveryverylongcomponent/and/another/one/here",
+            b"/x/y/z/.",
+            b"/x/y/z/..",
+            b"//",
+            b"/a/b/c/d/e/f/g/h/i/j/k",
+            b"/abcdefgh/ijklmnop/",
+            b"/abcdefgh//ijklmnop",
+            b"/\xff\xfe/.x",
         ];
         for p in samples {
             let resolved = AbsPath::resolve(b"/", p).unwrap();
