@@ -118,7 +118,7 @@ impl Classifier {
 fn first_component(path: &[u8]) -> &[u8] {
     let start = path.iter().position(|&b| b != b'/').unwrap_or(path.len());
     let rest = &path[start..];
-    let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    let end = memchr::memchr(b'/', rest).unwrap_or(rest.len());
     &rest[..end]
 }
 

@@ -130,8 +130,8 @@ pub fn ends_as_directory(path: &[u8]) -> bool {
 /// When `p` is already a normalised absolute path (apart from one trailing slash), the path
 /// without that slash: classification can then skip copying it.
 ///
-/// Runs on every path a hooked call receives, so it skips eight bytes at a time to the next
-/// `/` and looks only at what follows each one (`//`, `/.`, `/..`).
+/// Runs on every path a hooked call receives: it hops from slash to slash (a vectorised byte
+/// search) and looks only at what follows each one (`//`, `/.`, `/..`).
 pub fn normal_form(p: &[u8]) -> Option<&[u8]> {
     if p.first() != Some(&b'/') {
         return None;
@@ -140,66 +140,32 @@ pub fn normal_form(p: &[u8]) -> Option<&[u8]> {
         return Some(p);
     }
     let body = p.strip_suffix(b"/").unwrap_or(p);
+    let n = body.len();
     let mut i = 0;
-    while let Some(slash) = next_slash(body, i) {
-        match body.get(slash + 1) {
-            // An empty component (`//`, or a second trailing slash).
+    loop {
+        // body[i] is a slash.
+        match body.get(i + 1) {
             None | Some(b'/') => return None,
-            Some(b'.') => {
-                let rest = &body[slash + 1..];
-                let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
-                if &rest[..end] == b"." || &rest[..end] == b".." {
-                    return None;
-                }
-            }
+            Some(b'.') => match body.get(i + 2) {
+                None | Some(b'/') => return None,
+                Some(b'.') if i + 3 == n || body[i + 3] == b'/' => return None,
+                _ => {}
+            },
             Some(_) => {}
         }
-        i = slash + 1;
-    }
-    Some(body)
-}
-
-/// Index of the first `/` at or after `from`.
-#[inline]
-fn next_slash(p: &[u8], from: usize) -> Option<usize> {
-    next_byte(p, from, b'/')
-}
-
-/// Index of the first `byte` at or after `from`, scanning a word at a time.
-#[inline]
-pub(crate) fn next_byte(p: &[u8], from: usize, byte: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let pattern = ONES * u64::from(byte);
-    let mut i = from;
-    while i + 8 <= p.len() {
-        let w = u64::from_le_bytes(p[i..i + 8].try_into().expect("eight bytes"));
-        let x = w ^ pattern;
-        // Nonzero when some byte of `x` is zero, i.e. some byte of `w` is `byte` (it can also
-        // fire on a 0x01 byte next to a match; the byte loop below settles it).
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
-            break;
+        match memchr::memchr(b'/', &body[i + 1..]) {
+            Some(k) => i += 1 + k,
+            None => return Some(body),
         }
-        i += 8;
     }
-    p[i..].iter().position(|&b| b == byte).map(|k| i + k)
 }
 
-/// True when a `..` component may be present in an absolute path: a scan for the dots only.
+/// True when a `..` component may be present in an absolute path.
 #[inline]
 pub fn may_have_dotdot(path: &[u8]) -> bool {
-    let mut i = 0;
-    while let Some(d) = next_byte(path, i, b'.') {
-        if d > 0
-            && path[d - 1] == b'/'
-            && path.get(d + 1) == Some(&b'.')
-            && (d + 2 == path.len() || path[d + 2] == b'/')
-        {
-            return true;
-        }
-        i = d + 1;
-    }
-    false
+    memchr::memchr_iter(b'.', path).any(|d| {
+        d > 0 && path[d - 1] == b'/' && path.get(d + 1) == Some(&b'.') && (d + 2 == path.len() || path[d + 2] == b'/')
+    })
 }
 
 /// True when the path has a `..` component.
@@ -360,8 +326,6 @@ mod tests {
         assert!(!may_have_dotdot(b"/a/..b"));
         assert!(!may_have_dotdot(b"/a.b/c..d/e."));
         assert!(!may_have_dotdot(b"/averylongcomponentwithout/dots/at/all"));
-        assert_eq!(next_byte(b"0123456789abcdef/", 0, b'/'), Some(16));
-        assert_eq!(next_byte(b"0123456789", 3, b'/'), None);
     }
 
     #[test]
