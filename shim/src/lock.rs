@@ -7,7 +7,12 @@
 //!
 //! - The program's own locks are untouched: nothing is locked on the program's files.
 //! - A holder killed mid-write is detected by the next locker (EOWNERDEAD); the mutex is
-//!   made consistent again and the file the holder was writing is journaled as dirty.
+//!   made consistent again and the file the holder was writing is journaled as dirty. The
+//!   kernel reports a dead owner only when the mutex was on that thread's robust list; a waiter
+//!   therefore also checks, once a second, whether the owner recorded in the lock word still
+//!   exists, and marks the word owner-died itself when it does not. A live holder that does
+//!   not let go within [`MAX_WAIT_SECS`] (a stopped process) stops being waited for: the write
+//!   goes ahead unserialised and the file is journaled.
 //! - Signal handlers: pthread mutex calls are not async-signal-safe, so a hook entered from a
 //!   signal handler while its thread is acquiring, holding or releasing a slot never calls
 //!   them. If the interrupted code holds the very slot needed, the nested write is covered by
@@ -183,8 +188,7 @@ impl LockTable {
         // SAFETY: the mapping stays for the process's lifetime; i < SLOTS.
         let slot = unsafe { &(*self.shared).slots[i] };
         let m = &slot.mutex as *const _ as *mut libc::pthread_mutex_t;
-        // SAFETY: m points to an initialised process-shared mutex in the mapping.
-        let rc = unsafe { libc::pthread_mutex_lock(m) };
+        let rc = lock_bounded(m);
         let recovered = match rc {
             0 => Recovered::Clean,
             libc::EOWNERDEAD => {
@@ -236,6 +240,52 @@ unsafe fn init_slots(shared: *mut Shared) {
         }
         libc::pthread_mutexattr_destroy(&mut attr);
     }
+}
+
+/// Longest wait for a live holder before a write goes ahead without the lock.
+pub const MAX_WAIT_SECS: u32 = 10;
+
+/// Bits of a robust mutex's futex word (the first field of glibc's `pthread_mutex_t`).
+const FUTEX_OWNER_DIED: i32 = 0x4000_0000;
+const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
+
+/// Locks `m`, waiting at most [`MAX_WAIT_SECS`] for a live holder and recovering the lock
+/// from a holder that no longer exists. Returns pthread's result (0, EOWNERDEAD, or an error
+/// such as ETIMEDOUT when the wait was abandoned).
+fn lock_bounded(m: *mut libc::pthread_mutex_t) -> i32 {
+    // SAFETY: `m` points to an initialised process-shared mutex; its first field is the futex
+    // word (glibc's layout on Linux), which the kernel and other processes update atomically.
+    let word = unsafe { &*m.cast::<std::sync::atomic::AtomicI32>() };
+    for _ in 0..MAX_WAIT_SECS {
+        // SAFETY: a zeroed timespec is valid; clock_gettime fills it.
+        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+        // SAFETY: valid pointer to a local.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+        ts.tv_sec += 1;
+        // SAFETY: as above; the timeout is an absolute CLOCK_REALTIME time.
+        let rc = unsafe { libc::pthread_mutex_timedlock(m, &ts) };
+        if rc != libc::ETIMEDOUT {
+            return rc;
+        }
+        let seen = word.load(Ordering::Acquire);
+        let owner = seen & FUTEX_TID_MASK;
+        if owner != 0 && seen & FUTEX_OWNER_DIED == 0 && !thread_exists(owner) {
+            // The holder is gone without the kernel noticing: mark the word as the kernel
+            // would, so the next attempt gets EOWNERDEAD and recovers the mutex.
+            if word.compare_exchange(seen, seen | FUTEX_OWNER_DIED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                // SAFETY: FUTEX_WAKE on the futex word wakes the other waiters to retry.
+                unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+            }
+        }
+    }
+    libc::ETIMEDOUT
+}
+
+/// True when a thread with this id exists (in any process).
+fn thread_exists(tid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the target exists.
+    let r = unsafe { libc::kill(tid, 0) };
+    r == 0 || sys::errno() == libc::EPERM
 }
 
 /// The coherency key of a file.
