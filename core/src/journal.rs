@@ -113,22 +113,27 @@ impl Writer<'_> {
         Some(())
     }
 
-    fn number(&mut self, mut n: u64) -> Option<()> {
+    fn number(&mut self, n: u64) -> Option<()> {
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for &d in &digits[i..] {
+        for &d in decimal(n, &mut digits) {
             self.byte(d)?;
         }
         Some(())
     }
+}
+
+/// The decimal digits of `n`, written into `buf` without allocating.
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 /// Why a journal line could not be read.

@@ -34,18 +34,9 @@ impl<'a> Buf<'a> {
         self.bytes(s.as_bytes())
     }
 
-    pub fn num(&mut self, mut n: u64) -> &mut Self {
+    pub fn num(&mut self, n: u64) -> &mut Self {
         let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        self.bytes(&digits[i..])
+        self.bytes(mfs_core::journal::decimal(n, &mut digits))
     }
 
     pub fn len(&self) -> usize {
