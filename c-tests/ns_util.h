@@ -200,10 +200,10 @@ __attribute__((unused)) static int raw_is(const char *path, const char *want)
 
 /* ---- writing through the shim (ordinary libc calls) ---- */
 
-/* Creates or truncates a file and writes s to it; returns 0 or -1. */
-__attribute__((unused)) static int put(const char *path, const char *s)
+/* Opens path with `flags` (plus O_WRONLY|O_CREAT|O_CLOEXEC), writes s; returns 0 or -1. */
+__attribute__((unused)) static int write_file(const char *path, const char *s, int flags)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
     if (fd < 0)
         return -1;
     size_t len = strlen(s);
@@ -214,18 +214,16 @@ __attribute__((unused)) static int put(const char *path, const char *s)
     return n == (long)len ? 0 : -1;
 }
 
+/* Creates or truncates a file and writes s to it; returns 0 or -1. */
+__attribute__((unused)) static int put(const char *path, const char *s)
+{
+    return write_file(path, s, O_TRUNC);
+}
+
 /* Appends s to a file through O_APPEND; returns 0 or -1. */
 __attribute__((unused)) static int append(const char *path, const char *s)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    size_t len = strlen(s);
-    long n = write(fd, s, len);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return n == (long)len ? 0 : -1;
+    return write_file(path, s, O_APPEND);
 }
 
 /* The file reads back (through the shim) as exactly s. */
