@@ -160,12 +160,100 @@ pub fn normal_form(p: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// True when a `..` component may be present in an absolute path.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const LOW7: u64 = ONES * 0x7f;
+
+/// The eight bytes of `p` from `i` as a little-endian word (`i + 8 <= p.len()`).
+#[inline(always)]
+fn word_at(p: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&p[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// The last `rest` bytes of `p` (`0 < rest < 8`) in the low bytes of a word, zeros above.
+#[inline(always)]
+fn last_bytes(p: &[u8], rest: usize) -> u64 {
+    let n = p.len();
+    if n >= 8 {
+        // One overlapping read, shifted: the bytes before the last `rest` drop out.
+        word_at(p, n - 8) >> (8 * (8 - rest))
+    } else {
+        let mut w = [0u8; 8];
+        w[..rest].copy_from_slice(&p[n - rest..]);
+        u64::from_le_bytes(w)
+    }
+}
+
+/// True when some byte of `w` equals `b` (the classic zero-byte test on `w ^ b...b`).
+#[inline(always)]
+fn may_have(w: u64, b: u8) -> bool {
+    let d = w ^ (ONES * b as u64);
+    d.wrapping_sub(ONES) & !d & (ONES * 0x80) != 0
+}
+
+/// 0x80 in every byte of `w` that equals `b`, 0 in every other byte (exact: no carry crosses
+/// a byte).
+#[inline(always)]
+fn bytes_equal(w: u64, b: u8) -> u64 {
+    let d = w ^ (ONES * b as u64);
+    !(((d & LOW7) + LOW7) | d | LOW7)
+}
+
+/// True when `path[from..]`, which starts at a component boundary, has a `..` component.
+///
+/// Runs on the tail of every absolute path the classifier's fast test looks at: eight bytes
+/// per step look for two adjacent dots, and only a path that has them is split into
+/// components.
 #[inline]
-pub fn may_have_dotdot(path: &[u8]) -> bool {
-    memchr::memchr_iter(b'.', path).any(|d| {
-        d > 0 && path[d - 1] == b'/' && path.get(d + 1) == Some(&b'.') && (d + 2 == path.len() || path[d + 2] == b'/')
-    })
+pub fn has_dotdot_from(path: &[u8], from: usize) -> bool {
+    let n = path.len();
+    // 0x80 in byte 0 when the byte before the current word was a dot.
+    let mut prev = 0u64;
+    let mut i = from;
+    while i + 8 <= n {
+        let w = word_at(path, i);
+        if may_have(w, b'.') {
+            let dots = bytes_equal(w, b'.');
+            if dots & ((dots << 8) | prev) != 0 {
+                return has_dotdot(&path[from..]);
+            }
+            prev = dots >> 56;
+        } else {
+            prev = 0;
+        }
+        i += 8;
+    }
+    if i < n {
+        let dots = bytes_equal(last_bytes(path, n - i), b'.');
+        if dots & ((dots << 8) | prev) != 0 {
+            return has_dotdot(&path[from..]);
+        }
+    }
+    false
+}
+
+/// Length of the longest common prefix of `a` and `b`, compared eight bytes at a time.
+#[inline]
+pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + 8 <= n {
+        let x = word_at(a, i) ^ word_at(b, i);
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    if i < n && n >= 8 {
+        // The last word, overlapping what is already known equal.
+        let x = word_at(a, n - 8) ^ word_at(b, n - 8);
+        return if x == 0 { n } else { n - 8 + (x.trailing_zeros() / 8) as usize };
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
 }
 
 /// True when the path has a `..` component.
@@ -320,12 +408,64 @@ mod tests {
 
     #[test]
     fn dotdot_scan() {
-        assert!(may_have_dotdot(b"/a/.."));
-        assert!(may_have_dotdot(b"/a/../b"));
-        assert!(may_have_dotdot(b"/averylongcomponent/x/../b"));
-        assert!(!may_have_dotdot(b"/a/..b"));
-        assert!(!may_have_dotdot(b"/a.b/c..d/e."));
-        assert!(!may_have_dotdot(b"/averylongcomponentwithout/dots/at/all"));
+        for (p, want) in [
+            (&b"a/.."[..], true),
+            (b"a/../b", true),
+            (b"..", true),
+            (b"../x", true),
+            (b"averylongcomponent/x/../b", true),
+            (b"averylongcompone/..", true),
+            (b"averylongcomponen/../", true),
+            (b"a/..b", false),
+            (b"a.b/c..d/e.", false),
+            (b"abcdefg./.x", false),
+            (b"abcdefg../x", false),
+            (b"averylongcomponentwithout/dots/at/all", false),
+            (b"", false),
+        ] {
+            assert_eq!(has_dotdot_from(p, 0), want, "{:?}", String::from_utf8_lossy(p));
+            assert_eq!(has_dotdot(p), want, "{:?}", String::from_utf8_lossy(p));
+            // The same tail behind a prefix that is skipped (and has `..` itself).
+            let mut q = b"/x/../".to_vec();
+            q.extend_from_slice(p);
+            assert_eq!(has_dotdot_from(&q, 6), want, "{:?}", String::from_utf8_lossy(&q));
+        }
+        // A `..` at every offset and alignment, alone or among other dots.
+        for pad in 0..20 {
+            let name = "x".repeat(pad);
+            for (tail, want) in [("/..", true), ("/../y", true), ("/.../y", false), ("/..y", false), ("/y..", false)] {
+                let p = format!("{name}{tail}");
+                assert_eq!(has_dotdot_from(p.as_bytes(), 0), want, "{p}");
+                // Dots next to the component boundary; the component split is the reference.
+                let p = format!("a.b/{name}.{tail}");
+                assert_eq!(has_dotdot_from(p.as_bytes(), 0), has_dotdot(p.as_bytes()), "{p}");
+            }
+        }
+    }
+
+    #[test]
+    fn common_prefixes() {
+        assert_eq!(common_prefix(b"/tmp/abcdefgh/x", b"/tmp/abcdefgh/y"), 14);
+        assert_eq!(common_prefix(b"/tmp", b"/tmp/abcdefgh"), 4);
+        assert_eq!(common_prefix(b"/tmp/abcdefgh", b"/tmp"), 4);
+        assert_eq!(common_prefix(b"/a", b"/b"), 1);
+        assert_eq!(common_prefix(b"", b"/b"), 0);
+        assert_eq!(common_prefix(b"/0123456789abcdef", b"/0123456789abcdef"), 17);
+        assert_eq!(common_prefix(b"/0123456789abcdeF", b"/0123456789abcdef"), 16);
+        assert_eq!(common_prefix(b"/012345X", b"/0123456"), 7);
+        // Against a byte-by-byte comparison, for every length and mismatch position.
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for len in 0..base.len() {
+            for at in 0..=len {
+                let mut other = base[..len].to_vec();
+                if at < len {
+                    other[at] ^= 0x20;
+                }
+                let naive = base.iter().zip(&other).take_while(|(x, y)| x == y).count();
+                assert_eq!(common_prefix(&base, &other), naive, "len {len} at {at}");
+                assert_eq!(common_prefix(&other, &base[..len]), naive, "len {len} at {at}");
+            }
+        }
     }
 
     #[test]

@@ -46,7 +46,14 @@ impl Guard {
     /// Like [`Guard::active`], but one relaxed load when no thread holds a guard.
     #[inline(always)]
     pub fn maybe_active() -> bool {
-        HOLDERS.load(Ordering::Acquire) != 0 && Self::active()
+        HOLDERS.load(Ordering::Acquire) != 0 && Self::active_here()
+    }
+
+    /// [`Guard::active`] out of line, so the thread-local lookup stays off the fast path.
+    #[cold]
+    #[inline(never)]
+    fn active_here() -> bool {
+        Self::active()
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, O
 
 use mfs_core::classify::{Classifier, Hit};
 use mfs_core::config::{Config, Env, OnMirrorError, Pair, ENV_LOG, ENV_LOG_FILE};
-use mfs_core::path::{has_dotdot, normal_form, AbsPath, PATH_MAX};
+use mfs_core::path::{has_dotdot_from, normal_form, AbsPath, PATH_MAX};
 
 use crate::fdtable::{self, kind};
 use crate::guard::Guard;
@@ -481,16 +481,38 @@ impl State {
     /// directory), lexically. `scratch` holds the absolute path when one had to be built.
     #[inline]
     pub fn classify_at<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
-        if (path.starts_with(b"/dev/") || path.starts_with(b"/proc/")) && is_fd_alias(path) {
-            return Class::FdAlias;
-        }
-        if path.first() == Some(&b'/') && self.classifier.quick_outside(path) {
+        if self.surely_outside(dirfd, path) {
             return Class::Outside;
+        }
+        if is_fd_alias(path) {
+            return Class::FdAlias;
         }
         if let Some(p) = normal_form(path) {
             return self.class_of(p);
         }
         self.classify_slow(dirfd, path, scratch)
+    }
+
+    /// The first test of every path a hook receives, and all that a path outside every pair
+    /// costs: true only when `path` certainly lies outside every pair and above none (see
+    /// [`mfs_core::classify::Classifier::surely_outside`]) and names no open descriptor.
+    /// A relative path without `..` is outside when its base is: the current directory or a
+    /// dirfd opened at a path outside (both known without a system call).
+    #[inline(always)]
+    pub fn surely_outside(&self, dirfd: RawFd, path: &[u8]) -> bool {
+        match path.first() {
+            Some(b'/') => {
+                self.classifier.surely_outside(path)
+                    && !(matches!(path.get(1), Some(b'd' | b'p'))
+                        && (path.starts_with(b"/dev/") || path.starts_with(b"/proc/")))
+            }
+            Some(_) => {
+                let base_outside =
+                    if dirfd == libc::AT_FDCWD { cwd::is_outside() } else { fdtable::kind_of(dirfd) == kind::OUTSIDE };
+                base_outside && !has_dotdot_from(path, 0)
+            }
+            None => false,
+        }
     }
 
     #[inline]
@@ -510,19 +532,12 @@ impl State {
             base[0] = b'/';
             1
         } else if dirfd == libc::AT_FDCWD {
-            if !has_dotdot(path) && cwd::is_outside() {
-                return Class::Outside;
-            }
             match cwd::copy(&mut base) {
                 Some(n) => n,
                 // getcwd failed: the working directory is deeper than PATH_MAX (or gone).
                 None => return Class::TooLong,
             }
         } else {
-            let k = fdtable::kind_of(dirfd);
-            if k == kind::OUTSIDE && !has_dotdot(path) {
-                return Class::Outside;
-            }
             match sys::fd_path(dirfd, &mut base) {
                 Ok(n) if base[0] == b'/' => n,
                 Err(Errno(libc::ENAMETOOLONG)) => return Class::TooLong,

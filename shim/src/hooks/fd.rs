@@ -117,6 +117,26 @@ fn dup2_like(oldfd: c_int, newfd: c_int, real: impl FnOnce() -> c_int) -> c_int 
     }
 }
 
+/// `close` of a mirrored descriptor or one of the shim's own.
+#[inline(never)]
+fn close_tracked(fd: RawFd, k: u8) -> c_int {
+    if k != kind::MIRRORED {
+        // Not the program's descriptor: as far as it can tell, nothing is open here.
+        sys::set_errno(libc::EBADF);
+        return -1;
+    }
+    let e = fdtable::get(fd);
+    if let Some(e) = &e {
+        before_close(fd, e);
+    }
+    let r = unsafe { real::close(fd) };
+    let _errno = ErrnoGuard::save();
+    if let Some(e) = e {
+        forget(fd, &e);
+    }
+    r
+}
+
 /// Closes [first, last] around the shim's descriptors, forgetting mirrored ones.
 fn close_range_around(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     let cap = fdtable::capacity() as u64;
@@ -174,31 +194,11 @@ fn duped(oldfd: c_int, r: c_int) -> c_int {
 
 hooks! {
     fn close(fd: c_int) -> c_int {
-        match fdtable::kind_of(fd) {
-            kind::EMPTY => unsafe { real::close(fd) },
-            kind::MIRRORED => {
-                let e = fdtable::get(fd);
-                if let Some(e) = &e {
-                    before_close(fd, e);
-                }
-                let r = unsafe { real::close(fd) };
-                let _errno = ErrnoGuard::save();
-                if let Some(e) = e {
-                    forget(fd, &e);
-                }
-                r
-            }
-            k if is_shims(k) => {
-                // Not the program's descriptor: as far as it can tell, nothing is open here.
-                sys::set_errno(libc::EBADF);
-                -1
-            }
-            _ => {
-                // OUTSIDE or RELATED: forgetting it is harmless even from a vfork child (the
-                // parent's next use of the number only takes the slow path).
-                fdtable::set_kind(fd, kind::EMPTY);
-                unsafe { real::close(fd) }
-            }
+        // OUTSIDE and RELATED slots are emptied on the way: forgetting one is harmless even
+        // from a vfork child (the parent's next use of the number only takes the slow path).
+        match fdtable::forget_plain(fd) {
+            kind::EMPTY | kind::OUTSIDE | kind::RELATED => unsafe { real::close(fd) },
+            k => close_tracked(fd, k),
         }
     }
     fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {

@@ -31,6 +31,25 @@ pub unsafe fn open_like(
     let Some(st) = state::get() else { return real() };
     // SAFETY: libc passes a C string (or null, which the real call reports).
     let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
+    if protect(|| false, || st.surely_outside(dirfd, bytes)) {
+        let fd = real();
+        fdtable::set_kind(fd, kind::OUTSIDE);
+        return fd;
+    }
+    open_classified(st, dirfd, bytes, flags, mode, real)
+}
+
+/// [`open_like`] for a path the fast test could not place: full classification, the real call,
+/// then the twins. Out of line, so the fast path keeps a small stack frame.
+#[inline(never)]
+fn open_classified(
+    st: &State,
+    dirfd: c_int,
+    bytes: &[u8],
+    flags: c_int,
+    mode: mode_t,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
     let mut scratch = None;
     let class = protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch));
     let fd = real();
