@@ -77,7 +77,7 @@ impl Classifier {
     /// part is a name (not empty, `.` or `..`) and no `..` follows, normalising `p` keeps that
     /// component, which differs from the root's: `p` is neither in the root nor above it.
     /// Costs one word-wise comparison per root and one scan of the tail for `..`.
-    #[inline]
+    #[inline(always)]
     pub fn surely_outside(&self, p: &[u8]) -> bool {
         if !self.fast || p.first() != Some(&b'/') {
             return false;
@@ -93,7 +93,7 @@ impl Classifier {
     /// a name. Roots share their first `shared` bytes: a path that parts within them, or right
     /// after them with a byte no root has there, parts from all of them at the same place and
     /// is compared once.
-    #[inline]
+    #[inline(always)]
     fn parting(&self, p: &[u8]) -> Option<usize> {
         let shared = self.shared;
         let first = &*self.roots[0].path;

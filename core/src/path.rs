@@ -161,7 +161,6 @@ pub fn normal_form(p: &[u8]) -> Option<&[u8]> {
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
-const LOW7: u64 = ONES * 0x7f;
 
 /// The eight bytes of `p` from `i` as a little-endian word (`i + 8 <= p.len()`).
 #[inline(always)]
@@ -171,62 +170,45 @@ fn word_at(p: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
-/// The last `rest` bytes of `p` (`0 < rest < 8`) in the low bytes of a word, zeros above.
+/// True when two adjacent bytes among the first eight of `w` (little-endian) are both dots.
 #[inline(always)]
-fn last_bytes(p: &[u8], rest: usize) -> u64 {
-    let n = p.len();
-    if n >= 8 {
-        // One overlapping read, shifted: the bytes before the last `rest` drop out.
-        word_at(p, n - 8) >> (8 * (8 - rest))
-    } else {
-        let mut w = [0u8; 8];
-        w[..rest].copy_from_slice(&p[n - rest..]);
-        u64::from_le_bytes(w)
-    }
-}
-
-/// True when some byte of `w` equals `b` (the classic zero-byte test on `w ^ b...b`).
-#[inline(always)]
-fn may_have(w: u64, b: u8) -> bool {
-    let d = w ^ (ONES * b as u64);
-    d.wrapping_sub(ONES) & !d & (ONES * 0x80) != 0
-}
-
-/// 0x80 in every byte of `w` that equals `b`, 0 in every other byte (exact: no carry crosses
-/// a byte).
-#[inline(always)]
-fn bytes_equal(w: u64, b: u8) -> u64 {
-    let d = w ^ (ONES * b as u64);
-    !(((d & LOW7) + LOW7) | d | LOW7)
+fn dot_pair_in(w: u64) -> bool {
+    // Dots become zero bytes; byte k of `y` is zero exactly when bytes k and k+1 both are
+    // (the top byte, which has no right neighbour here, is forced non-zero). Then the classic
+    // zero-byte test, exact as a yes/no answer.
+    let x = w ^ (ONES * b'.' as u64);
+    let y = x | (x >> 8) | (0xff << 56);
+    y.wrapping_sub(ONES) & !y & (ONES * 0x80) != 0
 }
 
 /// True when `path[from..]`, which starts at a component boundary, has a `..` component.
 ///
-/// Runs on the tail of every absolute path the classifier's fast test looks at: eight bytes
-/// per step look for two adjacent dots, and only a path that has them is split into
-/// components.
-#[inline]
+/// Runs on the tail of every absolute path the classifier's fast test looks at. Eight-byte
+/// reads seven bytes apart see every pair of adjacent bytes within one read, so a word-wise
+/// test for two adjacent dots needs no carry between reads; only a path that has such a pair
+/// is split into components.
+#[inline(always)]
 pub fn has_dotdot_from(path: &[u8], from: usize) -> bool {
-    let n = path.len();
-    // 0x80 in byte 0 when the byte before the current word was a dot.
-    let mut prev = 0u64;
-    let mut i = from;
-    while i + 8 <= n {
-        let w = word_at(path, i);
-        if may_have(w, b'.') {
-            let dots = bytes_equal(w, b'.');
-            if dots & ((dots << 8) | prev) != 0 {
-                return has_dotdot(&path[from..]);
-            }
-            prev = dots >> 56;
-        } else {
-            prev = 0;
+    let mut rest = &path[from..];
+    while let Some(w) = rest.first_chunk::<8>() {
+        if dot_pair_in(u64::from_le_bytes(*w)) {
+            return has_dotdot(&path[from..]);
         }
-        i += 8;
+        rest = &rest[7..];
     }
-    if i < n {
-        let dots = bytes_equal(last_bytes(path, n - i), b'.');
-        if dots & ((dots << 8) | prev) != 0 {
+    if rest.len() >= 2 {
+        // The pairs left: the path's last word when it has eight bytes (it may also see bytes
+        // before `from`, and a pair there only sends the path to the exact test), else the
+        // short rest padded with zeros.
+        let w = match path.last_chunk::<8>() {
+            Some(w) => *w,
+            None => {
+                let mut w = [0u8; 8];
+                w[..rest.len()].copy_from_slice(rest);
+                w
+            }
+        };
+        if dot_pair_in(u64::from_le_bytes(w)) {
             return has_dotdot(&path[from..]);
         }
     }
@@ -234,9 +216,10 @@ pub fn has_dotdot_from(path: &[u8], from: usize) -> bool {
 }
 
 /// Length of the longest common prefix of `a` and `b`, compared eight bytes at a time.
-#[inline]
+#[inline(always)]
 pub fn common_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
     let mut i = 0;
     while i + 8 <= n {
         let x = word_at(a, i) ^ word_at(b, i);

@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-int mfs_rs_open(const char *path, int flags, mode_t mode);
-int mfs_rs_openat(int dirfd, const char *path, int flags, mode_t mode);
 int mfs_rs_fcntl(int fd, int cmd, unsigned long arg);
 int mfs_rs_ioctl(int fd, unsigned long request, void *arg);
 int mfs_rs_vfprintf(FILE *f, const char *fmt, va_list ap);
@@ -21,36 +19,6 @@ int mfs_rs_vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
 int mfs_rs_vdprintf(int fd, const char *fmt, va_list ap);
 int mfs_rs_vdprintf_chk(int fd, int flag, const char *fmt, va_list ap);
 void *mfs_rs_mremap(void *old, size_t old_size, size_t new_size, int flags, void *new_addr);
-
-/* The mode argument exists only with O_CREAT or O_TMPFILE (which includes O_DIRECTORY). */
-static int needs_mode(int flags)
-{
-    return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
-}
-
-int mfs_c_open(const char *path, int flags, ...)
-{
-    mode_t mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return mfs_rs_open(path, flags, mode);
-}
-
-int mfs_c_openat(int dirfd, const char *path, int flags, ...)
-{
-    mode_t mode = 0;
-    if (needs_mode(flags)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
-    return mfs_rs_openat(dirfd, path, flags, mode);
-}
 
 /* fcntl's third argument is an int, a pointer or absent; glibc itself reads it as a pointer. */
 int mfs_c_fcntl(int fd, int cmd, ...)

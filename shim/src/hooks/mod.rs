@@ -78,8 +78,6 @@ pub(crate) use trampolines;
 #[allow(dead_code)]
 pub(crate) mod centry {
     extern "C" {
-        pub fn mfs_c_open();
-        pub fn mfs_c_openat();
         pub fn mfs_c_fcntl();
         pub fn mfs_c_ioctl();
         pub fn mfs_c_printf();

@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 use libc::{c_char, c_int, mode_t};
 use mfs_core::config::ReadFrom;
 
-use super::{cbytes, hooks, protect, trampolines};
+use super::{cbytes, hooks, protect};
 use crate::fdtable::{self, flag, kind, Entry, LOST_TWIN, NO_TWIN};
 use crate::mirror::{self, Loc};
 use crate::real::{
@@ -310,13 +310,47 @@ unsafe fn mkstemp_like(tmpl: *mut c_char, flags: c_int, real: impl FnOnce() -> c
     fd
 }
 
+/// The mode argument of open and openat exists only with O_CREAT or O_TMPFILE (which includes
+/// O_DIRECTORY).
+#[inline(always)]
+fn mode_arg(flags: c_int, mode: mode_t) -> mode_t {
+    if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
+        mode
+    } else {
+        0
+    }
+}
+
+// open and openat are C-variadic (`int open(const char *, int, ...)`). On the Linux ABIs the
+// shim builds for (x86-64 System V, AArch64 AAPCS64) an integer variadic argument travels in
+// the same register as a fixed one in that position, so these fixed-argument definitions
+// receive the mode where the caller put it; it is read only when the flags say it was passed.
 hooks! {
-    fn mfs_rs_open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
-        unsafe { open_like(libc::AT_FDCWD, path, flags, mode, || call_open(OpenAlias::Open, path, flags, mode)) }
+    fn open(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        let mode = mode_arg(flags, mode);
+        unsafe { open_like(libc::AT_FDCWD, path, flags, mode, move || call_open(OpenAlias::Open, path, flags, mode)) }
     }
-    fn mfs_rs_openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
-        unsafe { open_like(dirfd, path, flags, mode, || call_openat(OpenAlias::Open, dirfd, path, flags, mode)) }
+    fn open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        let mode = mode_arg(flags, mode);
+        unsafe { open_like(libc::AT_FDCWD, path, flags, mode, move || call_open(OpenAlias::Open64, path, flags, mode)) }
     }
+    fn __open64(path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        let mode = mode_arg(flags, mode);
+        unsafe { open_like(libc::AT_FDCWD, path, flags, mode, move || call_open(OpenAlias::Open64, path, flags, mode)) }
+    }
+    fn openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        let mode = mode_arg(flags, mode);
+        unsafe { open_like(dirfd, path, flags, mode, move || call_openat(OpenAlias::Open, dirfd, path, flags, mode)) }
+    }
+    fn openat64(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        let mode = mode_arg(flags, mode);
+        unsafe {
+            open_like(dirfd, path, flags, mode, move || call_openat(OpenAlias::Open64, dirfd, path, flags, mode))
+        }
+    }
+}
+
+hooks! {
     fn __open_2(path: *const c_char, flags: c_int) -> c_int {
         unsafe { open_like(libc::AT_FDCWD, path, flags, 0, || real::__open_2(path, flags)) }
     }
@@ -376,12 +410,4 @@ hooks! {
     fn tmpfile64() -> *mut libc::FILE {
         unsafe { real::tmpfile64() }
     }
-}
-
-trampolines! {
-    open => mfs_c_open;
-    open64 => mfs_c_open;
-    __open64 => mfs_c_open;
-    openat => mfs_c_openat;
-    openat64 => mfs_c_openat;
 }
