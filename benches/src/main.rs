@@ -25,7 +25,7 @@ use clap::Parser;
 use report::Outcome;
 use runner::Runner;
 use sandbox::Sandbox;
-use workload::{Sizes, Workload};
+use workload::{Sizes, Variant, Workload};
 
 /// Benchmarks the MFS shim against native runs and the two-copy limit.
 #[derive(Parser, Debug)]
@@ -182,8 +182,12 @@ fn run(args: Args) -> Result<ExitCode> {
     let mut outcomes = Vec::new();
     for w in workloads {
         eprintln!("mfs-bench: running {} ...", w.key);
+        let key = w.key;
         let o = measure(&runner, w, runs)?;
         report::print_workload(&o);
+        if key == "open-close" && o.error.is_none() {
+            ab_open_close(&runner, if args.quick { 50 } else { 200 })?;
+        }
         outcomes.push(o);
     }
     sandbox.clean()?;
@@ -237,6 +241,38 @@ fn measure(r: &Runner<'_>, w: Workload, runs: usize) -> Result<Outcome> {
     Ok(o)
 }
 
+/// open+close outside the pair measured inside one process (benches/c/open_close_ab.c):
+/// blocks through the hooks alternate with blocks through libc's own open and close, so drifts
+/// of the machine's speed, which dominate the spread of whole runs on a shared machine, cancel
+/// out. The run without the shim is the method's control (both halves are libc).
+fn ab_open_close(r: &Runner<'_>, blocks: u64) -> Result<()> {
+    const PER_BLOCK: u64 = 2000;
+    let program = r.bin_dir.join("open_close_ab");
+    let ratios = |v: Variant| -> Result<[f64; 3]> {
+        let mut cmd = Command::new(&program);
+        cmd.arg(blocks.to_string()).arg(PER_BLOCK.to_string()).arg(r.sandbox.outside());
+        r.set_env(&mut cmd, v);
+        let out = cmd.output().with_context(|| format!("running {}", program.display()))?;
+        ensure!(out.status.success(), "{} failed: {}", program.display(), String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout);
+        let values: Vec<f64> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ab_ratio "))
+            .map(|rest| rest.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+            .unwrap_or_default();
+        values.try_into().map_err(|_| anyhow::anyhow!("{} printed no ab_ratio line", program.display()))
+    };
+    let [q1, median, q3] = ratios(Variant::Shim)?;
+    let [_, control, _] = ratios(Variant::Native)?;
+    println!(
+        "  in one process, {blocks} blocks of {PER_BLOCK} through the hooks alternating with blocks through libc's own"
+    );
+    println!(
+        "  open/close: hooked/libc median {median:.3} (quartiles {q1:.3}-{q3:.3}); the same without the shim: {control:.3}"
+    );
+    Ok(())
+}
+
 /// The workspace root (the parent of this crate).
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -256,7 +292,7 @@ fn build_shim(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Compiles every benches/c/*.c into `out` with `cc -O2`.
+/// Compiles every benches/c/*.c into `out` with `cc -O2` (and libdl, for open_close_ab).
 fn compile_programs(src: &Path, out: &Path, cc: &str) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut sources: Vec<PathBuf> = std::fs::read_dir(src)
@@ -272,6 +308,7 @@ fn compile_programs(src: &Path, out: &Path, cc: &str) -> Result<()> {
             .args(["-O2", "-Wall", "-Wextra", "-o"])
             .arg(out.join(stem))
             .arg(&source)
+            .arg("-ldl")
             .status()
             .with_context(|| format!("running {cc}"))?;
         ensure!(status.success(), "compiling {} failed ({status})", source.display());
