@@ -16,8 +16,13 @@ use crate::real::{
 use crate::state::{self, Class, Rel, State};
 use crate::sys::{self, Errno, ErrnoGuard};
 
-/// The shared body of every open-like hook: classify the path, make the real call, and for a
-/// path in a pair open the twins. Returns the program's result (fd or -1 with errno).
+/// The shared body of every open-like hook: make the real call, then, when it succeeded,
+/// classify the path and for a path in a pair open the twins. Returns the program's result (fd
+/// or -1 with errno).
+///
+/// Classifying after the call changes nothing (the classification is lexical, against the
+/// current directory or the dirfd, which the call does not change) and is cheaper: a failed
+/// open is not classified at all, and the kernel has just read the path, so it is in the cache.
 ///
 /// # Safety
 /// `path` must be null or a NUL-terminated string.
@@ -29,33 +34,28 @@ pub unsafe fn open_like(
     real: impl FnOnce() -> c_int,
 ) -> c_int {
     let Some(st) = state::get() else { return real() };
-    // SAFETY: libc passes a C string (or null, which the real call reports).
-    let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
-    if protect(|| false, || st.surely_outside(dirfd, bytes)) {
-        let fd = real();
-        fdtable::set_kind(fd, kind::OUTSIDE);
-        return fd;
-    }
-    open_classified(st, dirfd, bytes, flags, mode, real)
-}
-
-/// [`open_like`] for a path the fast test could not place: full classification, the real call,
-/// then the twins. Out of line, so the fast path keeps a small stack frame.
-#[inline(never)]
-fn open_classified(
-    st: &State,
-    dirfd: c_int,
-    bytes: &[u8],
-    flags: c_int,
-    mode: mode_t,
-    real: impl FnOnce() -> c_int,
-) -> c_int {
-    let mut scratch = None;
-    let class = protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch));
     let fd = real();
     if fd < 0 {
         return fd;
     }
+    // SAFETY: libc passes a C string (the call succeeded, so it was not null).
+    let Some(bytes) = (unsafe { cbytes(path) }) else { return fd };
+    if protect(|| false, || st.surely_outside(dirfd, bytes)) {
+        fdtable::set_kind(fd, kind::OUTSIDE);
+        return fd;
+    }
+    opened_classified(st, dirfd, bytes, flags, mode, fd)
+}
+
+/// [`open_like`] for a path the fast test could not place: full classification, then the
+/// twins. Out of line, so the fast path keeps a small stack frame.
+#[inline(never)]
+fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode: mode_t, fd: RawFd) -> c_int {
+    let mut scratch = None;
+    let class = {
+        let _errno = ErrnoGuard::save();
+        protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch))
+    };
     match class {
         Class::In { hit, .. } => {
             let mut errno = ErrnoGuard::save();
