@@ -6,6 +6,7 @@
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use libc::{c_int, c_long, off_t};
 
@@ -91,9 +92,31 @@ struct OpenHow {
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 pub const RESOLVE_BENEATH: u64 = 0x08;
 
-/// openat2 with `RESOLVE_BENEATH`: the path can never leave `dirfd`, whatever symlinks or
-/// `..` it contains. Always close-on-exec.
+/// Set once openat2 is known to be unusable in this process (a kernel before 5.6, or a
+/// seccomp profile that refuses it, as older container runtimes do): [`open_beneath`] then
+/// walks the path itself.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Opens `path` (relative) beneath `dirfd`: the path can never leave `dirfd`, whatever symlinks
+/// or `..` it contains. Always close-on-exec.
+///
+/// openat2 with `RESOLVE_BENEATH` where the kernel has it; otherwise [`open_beneath_walk`],
+/// which gives the same guarantee by following no symlink at all.
 pub fn open_beneath(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        match openat2_beneath(dirfd, path, flags, mode) {
+            // EPERM is also an ordinary answer (O_NOATIME, a sealed file...): only a refused
+            // probe says that the call itself is unavailable.
+            Err(Errno(libc::ENOSYS | libc::EPERM)) if !openat2_usable(dirfd) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed);
+            }
+            r => return r,
+        }
+    }
+    open_beneath_walk(dirfd, path, flags, mode)
+}
+
+fn openat2_beneath(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u32 as u64,
         mode: if flags & libc::O_CREAT != 0 || flags & libc::O_TMPFILE == libc::O_TMPFILE {
@@ -105,6 +128,70 @@ pub fn open_beneath(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t)
     };
     retry(|| syscall!(libc::SYS_openat2, dirfd, path.as_ptr(), &how as *const OpenHow, std::mem::size_of::<OpenHow>()))
         .map(|fd| fd as RawFd)
+}
+
+/// True when openat2 works at all here (opening `dirfd` itself again).
+fn openat2_usable(dirfd: RawFd) -> bool {
+    match openat2_beneath(dirfd, c".", libc::O_PATH | libc::O_DIRECTORY, 0) {
+        Ok(fd) => {
+            close(fd);
+            true
+        }
+        Err(Errno(e)) => e != libc::ENOSYS && e != libc::EPERM,
+    }
+}
+
+/// [`open_beneath`] without openat2, for the normalised relative paths the shim opens (no
+/// `..` or empty components; `.` alone for `dirfd` itself). Every directory on the way is
+/// opened with O_NOFOLLOW, and so is the final name: no symlink is followed, and one on the
+/// path gives EXDEV (ELOOP for the final name), the answers RESOLVE_BENEATH gives for a path
+/// that leaves the root, after which the callers place the change by the kernel's path of the
+/// origin-side object. Symlinks that openat2 would follow inside the root are treated the
+/// same way: slower, never unsafe.
+pub fn open_beneath_walk(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
+    let bytes = path.to_bytes();
+    if bytes.split(|&b| b == b'/').any(|c| c == b"..") || bytes.first() == Some(&b'/') {
+        return Err(Errno(libc::EXDEV));
+    }
+    let (parent, name) = match bytes.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (&b""[..], bytes),
+    };
+    let mut dir = dirfd;
+    for comp in parent.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
+        let next = component_at(dir, comp, |c| openat(dir, c, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0));
+        if dir != dirfd {
+            close(dir);
+        }
+        dir = next?;
+    }
+    let name = if name.is_empty() { &b"."[..] } else { name };
+    let r = component_at(dir, name, |c| openat(dir, c, flags | libc::O_NOFOLLOW, mode));
+    if dir != dirfd {
+        close(dir);
+    }
+    r
+}
+
+/// Runs an open of one path component (`comp`, NUL-terminated on the stack); ENOTDIR from
+/// a symlink (O_NOFOLLOW with O_DIRECTORY) becomes EXDEV, the answer for a path that would
+/// leave the root.
+fn component_at(dir: RawFd, comp: &[u8], open: impl Fn(&CStr) -> SysResult<RawFd>) -> SysResult<RawFd> {
+    let mut buf = [0u8; 256];
+    if comp.len() >= buf.len() || comp.contains(&0) {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    buf[..comp.len()].copy_from_slice(comp);
+    let c = CStr::from_bytes_until_nul(&buf).map_err(|_| Errno(libc::EINVAL))?;
+    match open(c) {
+        Err(Errno(libc::ENOTDIR))
+            if fstatat(dir, c, libc::AT_SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK) =>
+        {
+            Err(Errno(libc::EXDEV))
+        }
+        r => r,
+    }
 }
 
 pub fn openat(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {

@@ -48,6 +48,7 @@ c_tests! {
     fd_rlimit,
     cfg_fail_mode,
     cfg_degrade,
+    path_no_openat2,
 }
 
 /// Programs with a test of their own elsewhere (they take other arguments).
