@@ -256,6 +256,12 @@ fn lock_bounded(m: *mut libc::pthread_mutex_t) -> i32 {
     // SAFETY: `m` points to an initialised process-shared mutex; its first field is the futex
     // word (glibc's layout on Linux), which the kernel and other processes update atomically.
     let word = unsafe { &*m.cast::<std::sync::atomic::AtomicI32>() };
+    // Uncontended (nearly always): no deadline to compute.
+    // SAFETY: as above.
+    let rc = unsafe { libc::pthread_mutex_trylock(m) };
+    if rc != libc::EBUSY {
+        return rc;
+    }
     for _ in 0..MAX_WAIT_SECS {
         // SAFETY: a zeroed timespec is valid; clock_gettime fills it.
         let mut ts: libc::timespec = unsafe { std::mem::zeroed() };

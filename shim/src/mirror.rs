@@ -17,24 +17,36 @@ use crate::fdtable::{self, kind};
 use crate::state::{Rel, State};
 use crate::sys::{self, Errno, SysResult};
 
-/// A NUL-terminated copy of a relative path (`.` for the root), on the stack.
+/// A NUL-terminated copy of a relative path (`.` for the root): on the stack when short (as
+/// nearly all are), on the heap otherwise, so the common case neither zeroes nor moves a
+/// PATH_MAX buffer.
 pub struct CRel {
-    buf: [u8; PATH_MAX + 2],
+    inline: [u8; CREL_INLINE],
+    heap: Option<std::ffi::CString>,
 }
+
+const CREL_INLINE: usize = 192;
 
 impl CRel {
     pub fn new(rel: &[u8]) -> Option<CRel> {
-        let mut buf = [0u8; PATH_MAX + 2];
         let rel = if rel.is_empty() { &b"."[..] } else { rel };
         if rel.len() > PATH_MAX || rel.contains(&0) {
             return None;
         }
-        buf[..rel.len()].copy_from_slice(rel);
-        Some(CRel { buf })
+        let mut c = CRel { inline: [0u8; CREL_INLINE], heap: None };
+        if rel.len() < CREL_INLINE {
+            c.inline[..rel.len()].copy_from_slice(rel);
+        } else {
+            c.heap = Some(std::ffi::CString::new(rel).ok()?);
+        }
+        Some(c)
     }
 
     pub fn as_cstr(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c".")
+        match &self.heap {
+            Some(h) => h.as_c_str(),
+            None => CStr::from_bytes_until_nul(&self.inline).unwrap_or(c"."),
+        }
     }
 }
 
