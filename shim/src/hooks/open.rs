@@ -21,8 +21,8 @@ use crate::sys::{self, Errno, ErrnoGuard};
 /// or -1 with errno).
 ///
 /// Classifying after the call changes nothing (the classification is lexical, against the
-/// current directory or the dirfd, which the call does not change) and is cheaper: a failed
-/// open is not classified at all, and the kernel has just read the path, so it is in the cache.
+/// current directory or the dirfd, which the call does not change), and a failed open is then
+/// not classified at all.
 ///
 /// # Safety
 /// `path` must be null or a NUL-terminated string.
