@@ -150,13 +150,10 @@ fn openat2_usable(dirfd: RawFd) -> bool {
 /// same way: slower, never unsafe.
 pub fn open_beneath_walk(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
     let bytes = path.to_bytes();
-    if bytes.split(|&b| b == b'/').any(|c| c == b"..") || bytes.first() == Some(&b'/') {
+    if mfs_core::path::has_dotdot(bytes) || bytes.first() == Some(&b'/') {
         return Err(Errno(libc::EXDEV));
     }
-    let (parent, name) = match bytes.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&bytes[..i], &bytes[i + 1..]),
-        None => (&b""[..], bytes),
-    };
+    let (parent, name) = mfs_core::path::split_parent(bytes);
     let mut dir = dirfd;
     for comp in parent.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
         let next = component_at(dir, comp, |c| openat(dir, c, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0));
