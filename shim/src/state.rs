@@ -42,7 +42,8 @@ pub struct State {
     /// The lock table once opened (leaked: it lives as long as the process).
     locks: AtomicPtr<LockTable>,
     /// Set while one thread opens the lock table.
-    locks_opening: AtomicBool,
+    /// Thread id of the thread opening the lock table, 0 when none is.
+    locks_opening: AtomicI32,
 }
 
 const UNINIT: u8 = 0;
@@ -164,7 +165,7 @@ fn build() -> Option<State> {
         state_dir,
         fd_base,
         locks: AtomicPtr::new(std::ptr::null_mut()),
-        locks_opening: AtomicBool::new(false),
+        locks_opening: AtomicI32::new(0),
     };
     // Journals are opened up front, so that recording a failure never needs a free
     // descriptor (the program may have used them all).
@@ -263,32 +264,60 @@ impl State {
     }
 
     /// Opens the lock table; a failure (no free descriptor, unwritable state directory) is
-    /// retried on a later write rather than remembered.
+    /// retried on a later write rather than remembered. Threads that arrive while another one
+    /// opens it wait for that one (a write made meanwhile would not be serialised with the
+    /// others), at most [`crate::lock::MAX_WAIT_SECS`]; a signal handler interrupting the
+    /// opener on its own thread cannot wait and goes without.
     #[cold]
     fn open_locks(&self) -> Option<&LockTable> {
-        if self.locks_opening.swap(true, Ordering::AcqRel) {
-            return None; // another thread (or an interrupted one) is opening it
-        }
-        let _errno = sys::ErrnoGuard::save();
-        ensure_dir(&self.state_dir);
-        let t = LockTable::open(&self.state_dir, self.fd_base);
-        let out = match t {
-            Some(t) => {
-                let p = Box::into_raw(Box::new(t));
-                self.locks.store(p, Ordering::Release);
-                // SAFETY: just published, never freed.
-                Some(unsafe { &*p })
+        let me = sys::gettid();
+        let since = std::time::Instant::now();
+        loop {
+            match self.locks_opening.compare_exchange(0, me, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(t) if t == me => return None,
+                Err(t) => {
+                    let p = self.locks.load(Ordering::Acquire);
+                    if !p.is_null() {
+                        // SAFETY: published once, never freed.
+                        return Some(unsafe { &*p });
+                    }
+                    if !sys::thread_in_process(t) {
+                        // A fork child inherits the mark, not the thread that set it.
+                        let _ = self.locks_opening.compare_exchange(t, 0, Ordering::AcqRel, Ordering::Acquire);
+                    } else if since.elapsed().as_secs() >= u64::from(crate::lock::MAX_WAIT_SECS) {
+                        return None;
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
             }
-            None => {
-                crate::log!(
-                    Level::Warn,
-                    "no coherency lock table in {:?} yet; this write is not serialised",
-                    self.state_dir
-                );
-                None
+        }
+        let p = self.locks.load(Ordering::Acquire);
+        let out = if !p.is_null() {
+            // SAFETY: published once, never freed.
+            Some(unsafe { &*p })
+        } else {
+            let _errno = sys::ErrnoGuard::save();
+            ensure_dir(&self.state_dir);
+            match LockTable::open(&self.state_dir, self.fd_base) {
+                Some(t) => {
+                    let p = Box::into_raw(Box::new(t));
+                    self.locks.store(p, Ordering::Release);
+                    // SAFETY: just published, never freed.
+                    Some(unsafe { &*p })
+                }
+                None => {
+                    crate::log!(
+                        Level::Warn,
+                        "no coherency lock table in {:?} yet; this write is not serialised",
+                        self.state_dir
+                    );
+                    None
+                }
             }
         };
-        self.locks_opening.store(false, Ordering::Release);
+        self.locks_opening.store(0, Ordering::Release);
         out
     }
 

@@ -82,6 +82,11 @@ pub fn gettid() -> libc::pid_t {
     syscall!(libc::SYS_gettid).unwrap_or(0) as libc::pid_t
 }
 
+/// True when thread `tid` belongs to this process (signal 0 only checks).
+pub fn thread_in_process(tid: libc::pid_t) -> bool {
+    !matches!(syscall!(libc::SYS_tgkill, getpid(), tid, 0), Err(Errno(libc::ESRCH)))
+}
+
 #[repr(C)]
 struct OpenHow {
     flags: u64,
