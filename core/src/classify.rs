@@ -56,6 +56,10 @@ impl Classifier {
                 }
             }
         }
+        Classifier::of_roots(roots)
+    }
+
+    fn of_roots(roots: Vec<Root>) -> Classifier {
         let fast = !roots.is_empty() && roots.iter().all(|r| r.path.len() > 1);
         let shared = roots.iter().map(|r| common_prefix(&r.path, &roots[0].path)).min().unwrap_or(0);
         let mut next = [0u64; 4];
@@ -113,6 +117,24 @@ impl Classifier {
             tail = tail.min(parting_component(p, root, m)?);
         }
         Some(tail)
+    }
+
+    /// The prefix every root shares and the set of bytes roots have right after it (all bits
+    /// set when a root ends there); `None` when the fast tests are off.
+    pub fn shared_prefix(&self) -> Option<(&[u8], [u64; 4])> {
+        self.fast.then(|| (&self.roots[0].path[..self.shared], self.next))
+    }
+
+    /// A classifier for the given roots, two per pair, all of them origins (for tests of
+    /// path logic, which needs no existing directories).
+    #[cfg(test)]
+    pub(crate) fn for_roots(paths: &[&str]) -> Classifier {
+        let roots = paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Root { pair: i / 2, copy: i % 2, path: p.as_bytes().into() })
+            .collect();
+        Classifier::of_roots(roots)
     }
 
     /// True when there is nothing to match.

@@ -12,4 +12,5 @@ pub mod classify;
 pub mod config;
 pub mod journal;
 pub mod path;
+pub mod quick;
 pub mod tree;
