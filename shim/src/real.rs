@@ -288,7 +288,12 @@ pub mod variadic {
         Open64,
     }
 
+    #[inline(always)]
     pub unsafe fn call_open(alias: OpenAlias, path: *const c_char, flags: c_int, mode: mode_t) -> c_int {
+        // SAFETY: the program's arguments, passed on.
+        if let Some(r) = unsafe { super::direct::openat(libc::AT_FDCWD, path, flags, mode) } {
+            return r;
+        }
         let sym = match alias {
             OpenAlias::Open => &open,
             OpenAlias::Open64 => &open64,
@@ -302,6 +307,7 @@ pub mod variadic {
         unsafe { f(path, flags, mode as c_uint) }
     }
 
+    #[inline(always)]
     pub unsafe fn call_openat(
         alias: OpenAlias,
         dirfd: c_int,
@@ -309,6 +315,10 @@ pub mod variadic {
         flags: c_int,
         mode: mode_t,
     ) -> c_int {
+        // SAFETY: the program's arguments, passed on.
+        if let Some(r) = unsafe { super::direct::openat(dirfd, path, flags, mode) } {
+            return r;
+        }
         let sym = match alias {
             OpenAlias::Open => &openat,
             OpenAlias::Open64 => &openat64,
@@ -359,5 +369,135 @@ pub mod variadic {
         // SAFETY: dlsym result for mremap, whose C type is MremapFn.
         let f: MremapFn = unsafe { std::mem::transmute(a) };
         unsafe { f(old, old_size, new_size, flags, new_addr) }
+    }
+}
+
+/// Plain system calls in place of libc's open, openat and close wrappers.
+///
+/// glibc's wrappers for these calls make the plain system call while the process has a single
+/// thread (`__libc_single_threaded`), and handle thread cancellation otherwise. While that flag
+/// is set, and when libc's own wrappers are what the shim would call (no library after the
+/// shim interposes on them), making the system call here is the same call, one function call
+/// shorter; in every other case the hooks call libc.
+pub mod direct {
+    use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
+
+    use libc::{c_char, c_int, c_long, mode_t};
+
+    /// `__libc_single_threaded` when the conditions above hold, else null.
+    static SINGLE: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
+
+    /// Checks the conditions once (at initialisation; dlopen and dlsym may allocate).
+    pub fn probe() {
+        if !cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
+            return;
+        }
+        // SAFETY: dlopen of an already loaded library with RTLD_NOLOAD, then dlsym with
+        // NUL-terminated names; the handle is never closed (it only pins a library that
+        // stays loaded anyway).
+        unsafe {
+            let libc_handle = libc::dlopen(c"libc.so.6".as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+            if libc_handle.is_null() {
+                return;
+            }
+            for name in [c"open", c"open64", c"openat", c"openat64", c"close"] {
+                let next = libc::dlsym(libc::RTLD_NEXT, name.as_ptr());
+                if next.is_null() || next != libc::dlsym(libc_handle, name.as_ptr()) {
+                    return;
+                }
+            }
+            let flag = libc::dlsym(libc::RTLD_DEFAULT, c"__libc_single_threaded".as_ptr());
+            SINGLE.store(flag.cast(), Ordering::Release);
+        }
+    }
+
+    /// True when the next open, openat or close can be made directly.
+    #[inline(always)]
+    fn usable() -> bool {
+        let p = SINGLE.load(Ordering::Relaxed);
+        // SAFETY: a pointer to libc's `char __libc_single_threaded`, which lives as long as
+        // the process; read as an atomic byte.
+        !p.is_null() && unsafe { (*p).load(Ordering::Relaxed) } != 0
+    }
+
+    /// openat(2), or `None` when libc must make the call.
+    ///
+    /// # Safety
+    /// `path` is passed to the kernel as is: the contract of openat(2).
+    #[inline(always)]
+    pub unsafe fn openat(dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t) -> Option<c_int> {
+        if !usable() {
+            return None;
+        }
+        // SAFETY: the arguments of openat(2), as the program passed them.
+        let r = unsafe { syscall4(libc::SYS_openat, dirfd as c_long, path as c_long, flags as c_long, mode as c_long) };
+        Some(result(r))
+    }
+
+    /// close(2), or `None` when libc must make the call.
+    #[inline(always)]
+    pub fn close(fd: c_int) -> Option<c_int> {
+        if !usable() {
+            return None;
+        }
+        // SAFETY: close(2) takes a number; closing the program's own fd is the program's call.
+        let r = unsafe { syscall4(libc::SYS_close, fd as c_long, 0, 0, 0) };
+        Some(result(r))
+    }
+
+    /// The C convention: -1 with errno for the kernel's -errno.
+    #[inline(always)]
+    fn result(r: c_long) -> c_int {
+        if (-4095..0).contains(&r) {
+            crate::sys::set_errno(-r as c_int);
+            -1
+        } else {
+            r as c_int
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn syscall4(nr: c_long, a: c_long, b: c_long, c: c_long, d: c_long) -> c_long {
+        let r: c_long;
+        // SAFETY: the system call convention of x86_64 Linux; the kernel clobbers rcx and r11.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") nr => r,
+                in("rdi") a,
+                in("rsi") b,
+                in("rdx") c,
+                in("r10") d,
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        r
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn syscall4(nr: c_long, a: c_long, b: c_long, c: c_long, d: c_long) -> c_long {
+        let r: c_long;
+        // SAFETY: the system call convention of aarch64 Linux.
+        unsafe {
+            std::arch::asm!(
+                "svc 0",
+                in("x8") nr,
+                inlateout("x0") a => r,
+                in("x1") b,
+                in("x2") c,
+                in("x3") d,
+                options(nostack),
+            );
+        }
+        r
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    unsafe fn syscall4(_: c_long, _: c_long, _: c_long, _: c_long, _: c_long) -> c_long {
+        unreachable!("probe never enables direct calls here")
     }
 }

@@ -41,7 +41,6 @@ pub struct State {
     pub fd_base: RawFd,
     /// The lock table once opened (leaked: it lives as long as the process).
     locks: AtomicPtr<LockTable>,
-    /// Set while one thread opens the lock table.
     /// Thread id of the thread opening the lock table, 0 when none is.
     locks_opening: AtomicI32,
 }
@@ -172,6 +171,7 @@ fn build() -> Option<State> {
     for i in 0..st.pairs.len() {
         st.open_journal(i);
     }
+    crate::real::direct::probe();
     Some(st)
 }
 

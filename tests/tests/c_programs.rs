@@ -31,6 +31,7 @@ c_tests! {
     open_tmpfile,
     open_mkstemp,
     open_errors,
+    open_direct,
     io_write,
     io_pwrite,
     io_writev,

@@ -197,7 +197,10 @@ hooks! {
         // OUTSIDE and RELATED slots are emptied on the way: forgetting one is harmless even
         // from a vfork child (the parent's next use of the number only takes the slow path).
         match fdtable::forget_plain(fd) {
-            kind::EMPTY | kind::OUTSIDE | kind::RELATED => unsafe { real::close(fd) },
+            kind::EMPTY | kind::OUTSIDE | kind::RELATED => match real::direct::close(fd) {
+                Some(r) => r,
+                None => unsafe { real::close(fd) },
+            },
             k => close_tracked(fd, k),
         }
     }
