@@ -12,6 +12,7 @@
 //! intercepted calls; [`adopt`] rebuilds the table from inherited descriptors after exec.
 
 pub mod adopt;
+pub mod cpath;
 pub mod fdtable;
 pub mod fmt;
 pub mod guard;

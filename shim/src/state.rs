@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, O
 use mfs_core::classify::{Classifier, Hit};
 use mfs_core::config::{Config, Env, OnMirrorError, Pair, ENV_LOG, ENV_LOG_FILE};
 use mfs_core::path::{has_dotdot_from, normal_form, AbsPath, PATH_MAX};
+use mfs_core::quick::{Quick, QuickTest};
 
+use crate::cpath::Scanner;
 use crate::fdtable::{self, kind};
 use crate::guard::Guard;
 use crate::lock::LockTable;
@@ -35,6 +37,8 @@ pub struct PairRt {
 pub struct State {
     pub cfg: Config,
     pub classifier: Classifier,
+    /// The quick test for paths outside every pair (built from `classifier`).
+    pub scanner: Scanner,
     pub pairs: Vec<PairRt>,
     pub state_dir: CString,
     /// Shim descriptors live at or above this number.
@@ -159,6 +163,7 @@ fn build() -> Option<State> {
     crate::log!(Level::Info, "mirroring {} pair(s); state in {}", cfg.pairs.len(), cfg.daemon.state_dir.display());
     let st = State {
         cfg,
+        scanner: Scanner::new(QuickTest::new(&classifier)),
         classifier,
         pairs,
         state_dir,
@@ -246,6 +251,34 @@ fn fd_capacity() -> usize {
     // SAFETY: valid pointer to a local.
     let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 { rl.rlim_cur } else { 1024 };
     (cur as usize).clamp(256, 65536)
+}
+
+/// True when relative paths from `dirfd` (or the working directory) start outside every pair
+/// and above no root.
+#[inline(always)]
+fn base_is_outside(dirfd: RawFd) -> bool {
+    if dirfd == libc::AT_FDCWD {
+        cwd::is_outside()
+    } else {
+        fdtable::kind_of(dirfd) == kind::OUTSIDE
+    }
+}
+
+/// True for paths under `/dev/` or `/proc/`.
+///
+/// # Safety
+/// `path` must point to a NUL-terminated string of at least one byte before the NUL.
+#[inline(always)]
+unsafe fn is_magic(path: *const libc::c_char) -> bool {
+    let p = path.cast::<u8>();
+    // SAFETY: byte 1 is the string's second byte or its NUL.
+    let second = unsafe { *p.add(1) };
+    if second != b'd' && second != b'p' {
+        return false;
+    }
+    // SAFETY: the caller's contract; `from_ptr` reads up to the NUL.
+    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
+    bytes.starts_with(b"/dev/") || bytes.starts_with(b"/proc/")
 }
 
 impl State {
@@ -522,8 +555,26 @@ impl State {
         self.classify_slow(dirfd, path, scratch)
     }
 
-    /// The first test of every path a hook receives, and all that a path outside every pair
-    /// costs: true only when `path` certainly lies outside every pair and above none (see
+    /// The quick test on a path as the program passed it: true when it surely lies outside
+    /// every pair (see [`mfs_core::quick`]). Paths under `/dev/` and `/proc/` are never
+    /// outside here: they reach files through magic links.
+    ///
+    /// # Safety
+    /// `path` must be null or a NUL-terminated string.
+    #[inline(always)]
+    pub unsafe fn quick_outside(&self, dirfd: RawFd, path: *const libc::c_char) -> bool {
+        // SAFETY: the caller's contract.
+        match unsafe { self.scanner.judge(path) } {
+            // SAFETY: an absolute path, so at least one byte long before its NUL.
+            Quick::Outside => !unsafe { is_magic(path) },
+            Quick::Below => base_is_outside(dirfd),
+            Quick::Unknown => false,
+        }
+    }
+
+    /// The test on the bytes of every path a hook receives (open-like hooks try
+    /// [`State::quick_outside`] first), and all that a path outside every pair costs: true
+    /// only when `path` certainly lies outside every pair and above none (see
     /// [`mfs_core::classify::Classifier::surely_outside`]) and names no open descriptor.
     /// A relative path without `..` is outside when its base is: the current directory or a
     /// dirfd opened at a path outside (both known without a system call).
@@ -535,11 +586,7 @@ impl State {
                     && !(matches!(path.get(1), Some(b'd' | b'p'))
                         && (path.starts_with(b"/dev/") || path.starts_with(b"/proc/")))
             }
-            Some(_) => {
-                let base_outside =
-                    if dirfd == libc::AT_FDCWD { cwd::is_outside() } else { fdtable::kind_of(dirfd) == kind::OUTSIDE };
-                base_outside && !has_dotdot_from(path, 0)
-            }
+            Some(_) => base_is_outside(dirfd) && !has_dotdot_from(path, 0),
             None => false,
         }
     }

@@ -38,7 +38,30 @@ pub unsafe fn open_like(
     if fd < 0 {
         return fd;
     }
-    // SAFETY: libc passes a C string (the call succeeded, so it was not null).
+    // SAFETY: the call succeeded, so `path` is a C string.
+    if unsafe { st.quick_outside(dirfd, path) } {
+        fdtable::set_kind(fd, kind::OUTSIDE);
+        return fd;
+    }
+    // SAFETY: as above.
+    unsafe { opened_unplaced(st, dirfd, path, flags, mode, fd) }
+}
+
+/// [`open_like`] for a path the quick test left undecided: the fast test on its bytes, then
+/// full classification. Out of line, so the quick path keeps a small stack frame.
+///
+/// # Safety
+/// `path` must be null or a NUL-terminated string.
+#[inline(never)]
+unsafe fn opened_unplaced(
+    st: &State,
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+    fd: RawFd,
+) -> c_int {
+    // SAFETY: the caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return fd };
     if protect(|| false, || st.surely_outside(dirfd, bytes)) {
         fdtable::set_kind(fd, kind::OUTSIDE);
@@ -47,9 +70,8 @@ pub unsafe fn open_like(
     opened_classified(st, dirfd, bytes, flags, mode, fd)
 }
 
-/// [`open_like`] for a path the fast test could not place: full classification, then the
-/// twins. Out of line, so the fast path keeps a small stack frame.
-#[inline(never)]
+/// [`open_like`] for a path the fast tests could not place: full classification, then the
+/// twins.
 fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode: mode_t, fd: RawFd) -> c_int {
     let mut scratch = None;
     let class = {
