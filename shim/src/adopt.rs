@@ -99,7 +99,7 @@ fn adopt(st: &State, fd: RawFd) {
             let tflags = libc::O_WRONLY | libc::O_CREAT;
             match mirror::open_on(st, loc.pair, copy, loc.rel, tflags, stat.st_mode & 0o7777) {
                 Ok(Some(t)) => {
-                    level(fd, t, stat.st_size);
+                    level(st, fd, &e, t);
                     e.twins[copy] = t;
                 }
                 Ok(None) => {
@@ -117,7 +117,14 @@ fn adopt(st: &State, fd: RawFd) {
 }
 
 /// Makes a twin's content equal to its primary's when their sizes differ.
-fn level(primary: RawFd, twin: RawFd, size: i64) {
+///
+/// Under the file's coherency lock, with both sizes taken inside it: other processes may be
+/// writing the file through the same inherited description meanwhile (`make -j4 >> log 2>&1`
+/// starts programs while others append), and a size taken before the lock may already be
+/// stale; truncating the twin to it would cut bytes another writer has just mirrored.
+fn level(st: &State, primary: RawFd, e: &Entry, twin: RawFd) {
+    let _held = crate::hooks::io::lock(st, primary, e);
+    let Ok(size) = sys::fstat(primary).map(|s| s.st_size) else { return };
     let same = sys::fstat(twin).map(|s| s.st_size == size).unwrap_or(false);
     if !same {
         let _ = sys::copy_out(primary, twin, 0, size as u64);
