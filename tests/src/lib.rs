@@ -38,6 +38,13 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
+/// Runs the system C compiler (`cc ARGS...`) and panics with its diagnostics when it fails:
+/// for tests that build helper libraries and programs of their own from `tests/data/`.
+pub fn cc(args: &[&str]) {
+    let out = std::process::Command::new("cc").args(args).output().expect("run cc");
+    assert!(out.status.success(), "cc {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// The directory holding the C test sources.
 pub fn c_tests_dir() -> PathBuf {
     workspace_root().join("c-tests")

@@ -3,14 +3,8 @@
 //! around it), and mirroring works as usual.
 
 use std::path::Path;
-use std::process::Command;
 
-use mfs_tests::{compare_trees, target_dir, workspace_root, Mirroring, Scratch};
-
-fn cc(args: &[&str]) {
-    let out = Command::new("cc").args(args).output().expect("run cc");
-    assert!(out.status.success(), "cc {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-}
+use mfs_tests::{cc, compare_trees, target_dir, workspace_root, Mirroring, Scratch};
 
 #[test]
 fn an_interposer_after_the_shim_sees_every_call() {
