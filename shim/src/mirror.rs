@@ -254,31 +254,39 @@ pub fn fanout_fd(
         }
     }
     if need_path {
-        let mut buf = [0u8; PATH_MAX];
-        let mut abs = [0u8; PATH_MAX];
-        let Ok(n) = sys::fd_path(fd, &mut abs) else { return result };
-        let Some(rel) = st.rel_of_fd(fd, &mut buf) else { return result };
-        let loc = Loc { pair: e.pair, origin: e.origin, rel };
-        match by_path {
-            Some(op) => {
-                let r = fanout_path(st, loc, &abs[..n], |copy, dir, name| {
-                    if e.twins[copy] >= 0 || e.twins[copy] == fdtable::LOST_TWIN {
-                        return Ok(()); // handled above
-                    }
-                    op(copy, dir, name)
-                });
-                if r.is_err() {
-                    result = r;
-                }
-            }
-            None => {
-                for copy in (0..ncopies).filter(|&c| c != e.origin && e.twins[c] == fdtable::NO_TWIN) {
-                    st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(rel));
-                }
-            }
+        let r = fanout_fd_by_path(st, fd, e, by_path);
+        if r.is_err() {
+            result = r;
         }
     }
     result
+}
+
+/// The part of [`fanout_fd`] for copies that have no twin descriptor: the change by path, or a
+/// journal record. Out of line: its path buffers would otherwise be in every write's frame.
+#[cold]
+#[inline(never)]
+fn fanout_fd_by_path(st: &State, fd: RawFd, e: &fdtable::Entry, by_path: Option<PathOp<'_>>) -> Result<(), Errno> {
+    let ncopies = st.pair(e.pair).copies.len();
+    let mut buf = [0u8; PATH_MAX];
+    let mut abs = [0u8; PATH_MAX];
+    let Ok(n) = sys::fd_path(fd, &mut abs) else { return Ok(()) };
+    let Some(rel) = st.rel_of_fd(fd, &mut buf) else { return Ok(()) };
+    let loc = Loc { pair: e.pair, origin: e.origin, rel };
+    match by_path {
+        Some(op) => fanout_path(st, loc, &abs[..n], |copy, dir, name| {
+            if e.twins[copy] >= 0 || e.twins[copy] == fdtable::LOST_TWIN {
+                return Ok(()); // handled by the caller
+            }
+            op(copy, dir, name)
+        }),
+        None => {
+            for copy in (0..ncopies).filter(|&c| c != e.origin && e.twins[c] == fdtable::NO_TWIN) {
+                st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(rel));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Marks a twin of `fd` as lost (its copy failed); later calls journal instead of writing.
