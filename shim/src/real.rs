@@ -384,6 +384,8 @@ pub mod direct {
 
     use libc::{c_char, c_int, c_long, mode_t};
 
+    use crate::sys;
+
     /// `__libc_single_threaded` when the conditions above hold, else null.
     static SINGLE: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
 
@@ -430,7 +432,9 @@ pub mod direct {
             return None;
         }
         // SAFETY: the arguments of openat(2), as the program passed them.
-        let r = unsafe { syscall4(libc::SYS_openat, dirfd as c_long, path as c_long, flags as c_long, mode as c_long) };
+        let r = unsafe {
+            sys::raw(libc::SYS_openat, [dirfd as c_long, path as c_long, flags as c_long, mode as c_long, 0, 0])
+        };
         Some(result(r))
     }
 
@@ -441,8 +445,7 @@ pub mod direct {
             return None;
         }
         // SAFETY: close(2) takes a number; closing the program's own fd is the program's call.
-        let r = unsafe { syscall4(libc::SYS_close, fd as c_long, 0, 0, 0) };
-        Some(result(r))
+        Some(result(unsafe { sys::raw(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]) }))
     }
 
     /// The C convention: -1 with errno for the kernel's -errno.
@@ -454,50 +457,5 @@ pub mod direct {
         } else {
             r as c_int
         }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn syscall4(nr: c_long, a: c_long, b: c_long, c: c_long, d: c_long) -> c_long {
-        let r: c_long;
-        // SAFETY: the system call convention of x86_64 Linux; the kernel clobbers rcx and r11.
-        unsafe {
-            std::arch::asm!(
-                "syscall",
-                inlateout("rax") nr => r,
-                in("rdi") a,
-                in("rsi") b,
-                in("rdx") c,
-                in("r10") d,
-                lateout("rcx") _,
-                lateout("r11") _,
-                options(nostack),
-            );
-        }
-        r
-    }
-
-    #[cfg(target_arch = "aarch64")]
-    #[inline(always)]
-    unsafe fn syscall4(nr: c_long, a: c_long, b: c_long, c: c_long, d: c_long) -> c_long {
-        let r: c_long;
-        // SAFETY: the system call convention of aarch64 Linux.
-        unsafe {
-            std::arch::asm!(
-                "svc 0",
-                in("x8") nr,
-                inlateout("x0") a => r,
-                in("x1") b,
-                in("x2") c,
-                in("x3") d,
-                options(nostack),
-            );
-        }
-        r
-    }
-
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    unsafe fn syscall4(_: c_long, _: c_long, _: c_long, _: c_long, _: c_long) -> c_long {
-        unreachable!("probe never enables direct calls here")
     }
 }

@@ -1,8 +1,10 @@
 //! Raw system calls for the shim's own work.
 //!
-//! Everything the shim does to twins, journals and lock files goes through `libc::syscall`,
-//! which no hook intercepts, so the shim never re-enters itself and never depends on a real
-//! symbol having been resolved. These wrappers are the FFI edge for that work.
+//! Everything the shim does to twins, journals and lock files is a system call made here,
+//! with the `syscall` instruction on x86-64 and AArch64 (through `libc::syscall` elsewhere):
+//! no hook intercepts it, so the shim never re-enters itself, never depends on a real symbol
+//! having been resolved, and never touches the program's errno. These wrappers are the FFI
+//! edge for that work.
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
@@ -48,20 +50,92 @@ impl Drop for ErrnoGuard {
     }
 }
 
+/// System call `nr` with up to six arguments (unused ones are 0), in the kernel's convention:
+/// a result in -4095..=-1 is an errno value, negated.
+///
+/// # Safety
+/// The arguments must satisfy the system call's contract: pointers point to buffers that are
+/// valid, for the access the call makes, until it returns.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn raw(nr: c_long, a: [c_long; 6]) -> c_long {
+    let r: c_long;
+    // SAFETY: the x86-64 Linux system call convention (the kernel clobbers rcx and r11); the
+    // arguments are the caller's contract.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr => r,
+            in("rdi") a[0],
+            in("rsi") a[1],
+            in("rdx") a[2],
+            in("r10") a[3],
+            in("r8") a[4],
+            in("r9") a[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    r
+}
+
+/// # Safety
+/// As on x86-64.
+#[cfg(target_arch = "aarch64")]
+#[inline(always)]
+pub unsafe fn raw(nr: c_long, a: [c_long; 6]) -> c_long {
+    let r: c_long;
+    // SAFETY: the AArch64 Linux system call convention; the arguments are the caller's
+    // contract.
+    unsafe {
+        std::arch::asm!(
+            "svc 0",
+            in("x8") nr,
+            inlateout("x0") a[0] => r,
+            in("x1") a[1],
+            in("x2") a[2],
+            in("x3") a[3],
+            in("x4") a[4],
+            in("x5") a[5],
+            options(nostack),
+        );
+    }
+    r
+}
+
+/// # Safety
+/// As on x86-64.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub unsafe fn raw(nr: c_long, a: [c_long; 6]) -> c_long {
+    let _errno = ErrnoGuard::save();
+    // SAFETY: the caller's contract, through libc's generic entry.
+    let r = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
+    if r == -1 {
+        -c_long::from(errno())
+    } else {
+        r
+    }
+}
+
+#[inline(always)]
 fn check(r: c_long) -> SysResult<c_long> {
-    if r < 0 {
-        Err(Errno(errno()))
+    if (-4095..0).contains(&r) {
+        Err(Errno(-r as c_int))
     } else {
         Ok(r)
     }
 }
 
 macro_rules! syscall {
-    ($nr:expr $(, $a:expr)* $(,)?) => {
+    ($nr:expr $(, $a:expr)* $(,)?) => {{
+        let mut args = [0 as c_long; 6];
+        let given = [$($a as c_long),*];
+        args[..given.len()].copy_from_slice(&given);
         // SAFETY: a raw system call with arguments the kernel validates; pointers passed are
         // valid for the duration of the call (callers pass live references).
-        check(unsafe { libc::syscall($nr $(, $a)*) })
-    };
+        check(unsafe { raw($nr, args) })
+    }};
 }
 
 /// Retries a call that failed with EINTR.
