@@ -277,8 +277,13 @@ unsafe fn is_magic(path: *const libc::c_char) -> bool {
         return false;
     }
     // SAFETY: the caller's contract; `from_ptr` reads up to the NUL.
-    let bytes = unsafe { CStr::from_ptr(path) }.to_bytes();
-    bytes.starts_with(b"/dev/") || bytes.starts_with(b"/proc/")
+    is_magic_bytes(unsafe { CStr::from_ptr(path) }.to_bytes())
+}
+
+/// [`is_magic`] on a path's bytes.
+#[inline(always)]
+fn is_magic_bytes(path: &[u8]) -> bool {
+    matches!(path.get(1), Some(b'd' | b'p')) && (path.starts_with(b"/dev/") || path.starts_with(b"/proc/"))
 }
 
 impl State {
@@ -581,11 +586,7 @@ impl State {
     #[inline(always)]
     pub fn surely_outside(&self, dirfd: RawFd, path: &[u8]) -> bool {
         match path.first() {
-            Some(b'/') => {
-                self.classifier.surely_outside(path)
-                    && !(matches!(path.get(1), Some(b'd' | b'p'))
-                        && (path.starts_with(b"/dev/") || path.starts_with(b"/proc/")))
-            }
+            Some(b'/') => self.classifier.surely_outside(path) && !is_magic_bytes(path),
             Some(_) => base_is_outside(dirfd) && !has_dotdot_from(path, 0),
             None => false,
         }
