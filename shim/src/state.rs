@@ -264,7 +264,7 @@ fn base_is_outside(dirfd: RawFd) -> bool {
     }
 }
 
-/// True for paths under `/dev/` or `/proc/`.
+/// True for `/dev`, `/proc` and paths under them (see [`magic_class`]).
 ///
 /// # Safety
 /// `path` must point to a NUL-terminated string of at least one byte before the NUL.
@@ -283,7 +283,8 @@ unsafe fn is_magic(path: *const libc::c_char) -> bool {
 /// [`is_magic`] on a path's bytes.
 #[inline(always)]
 fn is_magic_bytes(path: &[u8]) -> bool {
-    matches!(path.get(1), Some(b'd' | b'p')) && (path.starts_with(b"/dev/") || path.starts_with(b"/proc/"))
+    matches!(path.get(1), Some(b'd' | b'p'))
+        && (path.starts_with(b"/dev/") || path.starts_with(b"/proc/") || path == b"/dev" || path == b"/proc")
 }
 
 impl State {
@@ -551,9 +552,6 @@ impl State {
         if self.surely_outside(dirfd, path) {
             return Class::Outside;
         }
-        if is_fd_alias(path) {
-            return Class::FdAlias;
-        }
         if let Some(p) = normal_form(path) {
             return self.class_of(p);
         }
@@ -561,8 +559,8 @@ impl State {
     }
 
     /// The quick test on a path as the program passed it: true when it surely lies outside
-    /// every pair (see [`mfs_core::quick`]). Paths under `/dev/` and `/proc/` are never
-    /// outside here: they reach files through magic links.
+    /// every pair (see [`mfs_core::quick`]). `/dev`, `/proc` and paths under them are never
+    /// outside here: they reach files through magic links (see [`magic_class`]).
     ///
     /// # Safety
     /// `path` must be null or a NUL-terminated string.
@@ -596,8 +594,11 @@ impl State {
     fn class_of<'b>(&self, abs: &'b [u8]) -> Class<'b> {
         match self.classifier.locate(abs) {
             Ok(hit) => Class::In { hit, abs },
-            Err(true) => Class::Related,
-            Err(false) => Class::Outside,
+            Err(above) => match magic_class(abs) {
+                Some(class) => class,
+                None if above => Class::Related,
+                None => Class::Outside,
+            },
         }
     }
 
@@ -663,12 +664,25 @@ impl Class<'_> {
     }
 }
 
-/// True for the names that reopen an open descriptor.
-fn is_fd_alias(path: &[u8]) -> bool {
-    [&b"/dev/stdin"[..], b"/dev/stdout", b"/dev/stderr"].contains(&path)
-        || path.starts_with(b"/dev/fd/")
-        || path.starts_with(b"/proc/self/fd/")
-        || path.starts_with(b"/proc/thread-self/fd/")
+/// The class of a normalised absolute path outside every pair that is under `/dev` or
+/// `/proc`, where magic links lead to open descriptors and to processes' working and root
+/// directories, which may be in a pair: such names are [`Class::FdAlias`] (what they open is
+/// placed by the kernel's path of the result), and the directories on the way to them are
+/// [`Class::Related`] (a path relative to them is placed again). `None` for every other path,
+/// `/dev/null` and the like included.
+fn magic_class(abs: &[u8]) -> Option<Class<'static>> {
+    if abs == b"/dev" || abs == b"/proc" || abs == b"/dev/fd" {
+        return Some(Class::Related);
+    }
+    if let Some(rest) = abs.strip_prefix(b"/dev/") {
+        let alias = matches!(rest, b"stdin" | b"stdout" | b"stderr") || rest.starts_with(b"fd/");
+        return alias.then_some(Class::FdAlias);
+    }
+    let rest = abs.strip_prefix(b"/proc/")?;
+    // /proc/PID/fd/N, /proc/self/cwd/..., /proc/PID/task/TID/root/..., and the like.
+    let magic =
+        rest.split(|&b| b == b'/').skip(1).any(|c| matches!(c, b"fd" | b"cwd" | b"root" | b"exe" | b"map_files"));
+    Some(if magic { Class::FdAlias } else { Class::Related })
 }
 
 /// Where a journaled path comes from.
@@ -762,8 +776,9 @@ pub mod cwd {
         // SAFETY: we are the only writer (writer flag) and readers retry on odd sequences.
         unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), CWD.buf.get().cast::<u8>(), n) };
         CWD.len.store(if valid { n } else { 0 }, Ordering::Relaxed);
-        let outside =
-            valid && get_classifier().is_some_and(|c| c.classify(&buf[..n]).is_none() && !c.is_ancestor(&buf[..n]));
+        let outside = valid
+            && !super::is_magic_bytes(&buf[..n])
+            && get_classifier().is_some_and(|c| c.classify(&buf[..n]).is_none() && !c.is_ancestor(&buf[..n]));
         CWD.outside.store(outside, Ordering::Release);
         CWD.seq.fetch_add(1, Ordering::AcqRel);
         CWD.writer.store(false, Ordering::Release);
