@@ -125,9 +125,12 @@ fn adopt(st: &State, fd: RawFd) {
 fn level(st: &State, primary: RawFd, e: &Entry, twin: RawFd) {
     let _held = crate::hooks::io::lock(st, primary, e);
     let Ok(size) = sys::fstat(primary).map(|s| s.st_size) else { return };
-    let same = sys::fstat(twin).map(|s| s.st_size == size).unwrap_or(false);
-    if !same {
-        let _ = sys::copy_out(primary, twin, 0, size as u64);
-        let _ = sys::ftruncate(twin, size);
+    if sys::fstat(twin).is_ok_and(|s| s.st_size == size) {
+        return;
+    }
+    let Ok((readable, owned)) = sys::readable(primary) else { return };
+    let _ = mirror::level_twin(readable, twin, size, true);
+    if owned {
+        sys::close(readable);
     }
 }

@@ -65,6 +65,25 @@ impl<'a> From<Hit<'a>> for Loc<'a> {
     }
 }
 
+/// Makes `twin` as long as its primary's `size` (taken under the file's coherency lock, which
+/// the caller holds): a shorter twin gets the missing bytes from `readable` (a readable
+/// descriptor of the primary), from offset 0 when `whole` (its content is not known to match)
+/// or from its own end; a longer one is cut.
+pub fn level_twin(readable: RawFd, twin: RawFd, size: libc::off_t, whole: bool) -> SysResult<()> {
+    let have = sys::fstat(twin)?.st_size;
+    if have == size && !whole {
+        return Ok(());
+    }
+    let from = if whole { 0 } else { have.min(size) };
+    if size > from {
+        sys::copy_range(readable, from, twin, from, (size - from) as u64)?;
+    }
+    if have > size {
+        sys::ftruncate(twin, size)?;
+    }
+    Ok(())
+}
+
 /// Opens `rel` on `copy`, beneath its root; the result is moved into the shim's range and
 /// marked as the shim's.
 /// `Ok(None)` when the open (and so any O_CREAT/O_TRUNC effect) happened but the descriptor

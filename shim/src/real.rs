@@ -451,11 +451,12 @@ pub mod direct {
     /// The C convention: -1 with errno for the kernel's -errno.
     #[inline(always)]
     fn result(r: c_long) -> c_int {
-        if (-4095..0).contains(&r) {
-            crate::sys::set_errno(-r as c_int);
-            -1
-        } else {
-            r as c_int
+        match sys::check(r) {
+            Ok(v) => v as c_int,
+            Err(sys::Errno(e)) => {
+                sys::set_errno(e);
+                -1
+            }
         }
     }
 }

@@ -592,14 +592,7 @@ impl State {
 
     #[inline]
     fn class_of<'b>(&self, abs: &'b [u8]) -> Class<'b> {
-        match self.classifier.locate(abs) {
-            Ok(hit) => Class::In { hit, abs },
-            Err(above) => match magic_class(abs) {
-                Some(class) => class,
-                None if above => Class::Related,
-                None => Class::Outside,
-            },
-        }
+        class_of(&self.classifier, abs)
     }
 
     fn classify_slow<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
@@ -661,6 +654,19 @@ impl Class<'_> {
             Class::Unknown | Class::TooLong | Class::FdAlias => kind::EMPTY,
             Class::In { .. } => kind::MIRRORED,
         }
+    }
+}
+
+/// The class of a normalised absolute path.
+#[inline]
+fn class_of<'b>(classifier: &Classifier, abs: &'b [u8]) -> Class<'b> {
+    match classifier.locate(abs) {
+        Ok(hit) => Class::In { hit, abs },
+        Err(above) => match magic_class(abs) {
+            Some(class) => class,
+            None if above => Class::Related,
+            None => Class::Outside,
+        },
     }
 }
 
@@ -776,9 +782,8 @@ pub mod cwd {
         // SAFETY: we are the only writer (writer flag) and readers retry on odd sequences.
         unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), CWD.buf.get().cast::<u8>(), n) };
         CWD.len.store(if valid { n } else { 0 }, Ordering::Relaxed);
-        let outside = valid
-            && !super::is_magic_bytes(&buf[..n])
-            && get_classifier().is_some_and(|c| c.classify(&buf[..n]).is_none() && !c.is_ancestor(&buf[..n]));
+        let outside =
+            valid && get_classifier().is_some_and(|c| matches!(super::class_of(c, &buf[..n]), super::Class::Outside));
         CWD.outside.store(outside, Ordering::Release);
         CWD.seq.fetch_add(1, Ordering::AcqRel);
         CWD.writer.store(false, Ordering::Release);

@@ -118,8 +118,9 @@ pub unsafe fn raw(nr: c_long, a: [c_long; 6]) -> c_long {
     }
 }
 
+/// A raw result in the kernel's convention as a `SysResult`.
 #[inline(always)]
-fn check(r: c_long) -> SysResult<c_long> {
+pub fn check(r: c_long) -> SysResult<c_long> {
     if (-4095..0).contains(&r) {
         Err(Errno(-r as c_int))
     } else {

@@ -277,17 +277,11 @@ impl Tracked {
             self.fd,
             &self.e,
             |twin| {
-                let have = sys::fstat(twin)?.st_size;
-                if have < size {
-                    let (r, _) = match src {
-                        Some(s) => s,
-                        None => *src.insert(sys::readable(self.fd)?),
-                    };
-                    sys::copy_range(r, have, twin, have, (size - have) as u64)?;
-                } else if have > size {
-                    sys::ftruncate(twin, size)?;
-                }
-                Ok(())
+                let (r, _) = match src {
+                    Some(s) => s,
+                    None => *src.insert(sys::readable(self.fd)?),
+                };
+                mirror::level_twin(r, twin, size, false)
             },
             None,
         );
