@@ -1,13 +1,13 @@
-//! The quick test on a program's C path string, read 16 bytes at a time with vector compares.
+//! The quick test on a program's C path string, read 64 bytes at a time with vector compares.
 //!
-//! A chunk is read only when its bytes (and the two after it, which patterns look at) lie in
-//! one page, so a read past the string's NUL never touches a page the string does not; the
-//! reads are made in assembly, where they are plain loads, and only the resulting bit masks
-//! reach Rust. A chunk that would cross into the next page makes the test answer
-//! [`Quick::Unknown`], and the hook takes the full classification instead.
+//! A block is read only when its 64 bytes lie in one page, so a read past the string's NUL
+//! never touches a page the string does not; the reads are made in assembly, where they are
+//! plain loads, and only the resulting bit masks reach Rust. A block that would cross into
+//! the next page makes the test answer [`Quick::Unknown`], and the hook takes the full
+//! classification instead.
 
 use libc::c_char;
-use mfs_core::quick::{Chunk, Quick, QuickTest, CHUNK};
+use mfs_core::quick::{Block, Quick, QuickTest, BLOCK};
 
 /// The quick test with the roots' shared prefix ready for vector compares.
 pub struct Scanner {
@@ -20,12 +20,10 @@ impl Scanner {
     pub fn new(test: QuickTest) -> Scanner {
         #[cfg(target_arch = "x86_64")]
         {
-            let lane = |k: usize| {
-                // SAFETY: a [u8; 16] and an __m128i have the same size, and every bit pattern
-                // is a valid __m128i.
-                unsafe { std::mem::transmute::<[u8; 16], std::arch::x86_64::__m128i>(*test.prefix_chunk(k)) }
-            };
-            Scanner { prefix: [lane(0), lane(1), lane(2), lane(3)], test }
+            // SAFETY: [u8; 64] and [__m128i; 4] have the same size, and every bit pattern is a
+            // valid __m128i.
+            let prefix = unsafe { std::mem::transmute::<[u8; BLOCK], [std::arch::x86_64::__m128i; 4]>(*test.prefix()) };
+            Scanner { prefix, test }
         }
         #[cfg(not(target_arch = "x86_64"))]
         Scanner { test }
@@ -42,67 +40,58 @@ impl Scanner {
             return Quick::Unknown;
         }
         self.test.judge(
-            // SAFETY: chunk k is asked for only when chunks 0..k held no NUL, so the string
+            // SAFETY: block k is asked for only when blocks 0..k held no NUL, so the string
             // continues into it.
-            |k| unsafe { self.chunk(p, k) },
-            // SAFETY: called only when the string is longer than this, so the byte is in it.
-            || unsafe { *p.add(self.test.prefix_len()) },
+            |k| unsafe { self.block(p, k) },
+            // SAFETY: called only for offsets up to the NUL, so the byte is in the string.
+            |i| unsafe { *p.add(i) },
         )
     }
 
-    /// Chunk `k` of the string at `p`, or `None` when its bytes and the two after them
-    /// straddle a page boundary (or on architectures without the vector code).
+    /// Block `k` of the string at `p`, or `None` when its bytes straddle a page boundary (or
+    /// on architectures without the vector code).
     ///
     /// # Safety
-    /// `p` must point to a NUL-terminated string with no NUL in its first `k` chunks.
+    /// `p` must point to a NUL-terminated string with no NUL in its first `k` blocks.
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
-    unsafe fn chunk(&self, p: *const u8, k: usize) -> Option<Chunk> {
-        use std::arch::x86_64::{
-            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_setzero_si128,
-        };
+    unsafe fn block(&self, p: *const u8, k: usize) -> Option<Block> {
+        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_set1_epi8, _mm_setzero_si128};
         const PAGE: usize = 4096;
-        let at = (p as usize).wrapping_add(k * CHUNK);
-        if at % PAGE > PAGE - (CHUNK + 2) {
+        let at = (p as usize).wrapping_add(k * BLOCK);
+        if at % PAGE > PAGE - BLOCK {
             return None;
         }
-        let (v0, v1, v2): (__m128i, __m128i, __m128i);
-        // SAFETY: the 18 bytes at `at` lie in one page, which holds at least one byte of the
-        // string (the chunk starts inside it, by the caller's contract), so all of them are
+        let (v0, v1, v2, v3): (__m128i, __m128i, __m128i, __m128i);
+        // SAFETY: the 64 bytes at `at` lie in one page, which holds at least one byte of the
+        // string (the block starts inside it, by the caller's contract), so all of them are
         // readable. The loads are made here, outside Rust's view of the string's extent.
         unsafe {
             std::arch::asm!(
                 "movdqu {v0}, [{p}]",
-                "movdqu {v1}, [{p} + 1]",
-                "movdqu {v2}, [{p} + 2]",
+                "movdqu {v1}, [{p} + 16]",
+                "movdqu {v2}, [{p} + 32]",
+                "movdqu {v3}, [{p} + 48]",
                 p = in(reg) at,
                 v0 = out(xmm_reg) v0,
                 v1 = out(xmm_reg) v1,
                 v2 = out(xmm_reg) v2,
+                v3 = out(xmm_reg) v3,
                 options(nostack, readonly, preserves_flags),
             );
         }
-        let bits = |v: __m128i| _mm_movemask_epi8(v) as u16;
-        let (zero, slash, dot) = (_mm_setzero_si128(), _mm_set1_epi8(b'/' as i8), _mm_set1_epi8(b'.' as i8));
-        let dot1 = _mm_cmpeq_epi8(v1, dot);
-        let slash0 = _mm_cmpeq_epi8(v0, slash);
-        let end2 = _mm_or_si128(_mm_cmpeq_epi8(v2, slash), _mm_cmpeq_epi8(v2, zero));
-        let odd = _mm_and_si128(slash0, _mm_or_si128(_mm_cmpeq_epi8(v1, slash), _mm_and_si128(dot1, end2)));
-        let same = match self.prefix.get(k) {
-            Some(&prefix) => bits(_mm_cmpeq_epi8(v0, prefix)),
-            None => 0,
+        let v = [v0, v1, v2, v3];
+        // The 64-bit mask of the bytes equal to those of `with`, lane by lane.
+        let mask = |with: [__m128i; 4]| {
+            (0..4).fold(0u64, |m, i| m | u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v[i], with[i])) as u16) << (16 * i))
         };
-        Some(Chunk {
-            nul: bits(_mm_cmpeq_epi8(v0, zero)),
-            dotdot: bits(_mm_and_si128(_mm_cmpeq_epi8(v0, dot), dot1)),
-            odd: bits(odd),
-            same,
-        })
+        let same = if k == 0 { mask(self.prefix) } else { 0 };
+        Some(Block { nul: mask([_mm_setzero_si128(); 4]), dot: mask([_mm_set1_epi8(b'.' as i8); 4]), same })
     }
 
     #[cfg(not(target_arch = "x86_64"))]
     #[inline(always)]
-    unsafe fn chunk(&self, _p: *const u8, _k: usize) -> Option<Chunk> {
+    unsafe fn block(&self, _p: *const u8, _k: usize) -> Option<Block> {
         None
     }
 }
@@ -129,27 +118,25 @@ mod tests {
         let mut page = vec![0u8; 3 * 4096];
         let base = page.as_ptr().align_offset(4096);
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let prefix1 = s.test.prefix_chunk(0)[1];
+        let prefix1 = s.test.prefix()[1];
         let alphabet = [0u8, b'/', b'.', b'a', prefix1];
         for round in 0..3 * 4096 {
             let off = base + round % 4096;
-            for byte in &mut page[off..off + 5 * CHUNK + 2] {
+            for byte in &mut page[off..off + 3 * BLOCK] {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 *byte = alphabet[(seed % alphabet.len() as u64) as usize];
             }
-            for k in 0..5 {
-                let at = off + k * CHUNK;
-                // SAFETY: `at` has 18 readable bytes after it (the caller's contract on NULs
+            for k in 0..3 {
+                let at = off + k * BLOCK;
+                // SAFETY: `at` has 64 readable bytes after it (the caller's contract on NULs
                 // only matters for memory outside the buffer).
-                let got = unsafe { s.chunk(page.as_ptr().add(off), k) };
-                let bytes: &[u8; CHUNK + 2] = page[at..at + CHUNK + 2].try_into().unwrap();
-                let want = match k {
-                    0..4 => Chunk::of(bytes, s.test.prefix_chunk(k)),
-                    _ => Chunk { same: 0, ..Chunk::of(bytes, &[0; CHUNK]) },
-                };
-                if (at - base) % 4096 > 4096 - (CHUNK + 2) {
+                let got = unsafe { s.block(page.as_ptr().add(off), k) };
+                let bytes: &[u8; BLOCK] = page[at..at + BLOCK].try_into().unwrap();
+                let want = Block::of(bytes, s.test.prefix());
+                let want = if k == 0 { want } else { Block { same: 0, ..want } };
+                if (at - base) % 4096 > 4096 - BLOCK {
                     assert_eq!(got, None, "offset {}", at - base);
                 } else {
                     assert_eq!(got, Some(want), "offset {}", at - base);
