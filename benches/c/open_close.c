@@ -1,31 +1,35 @@
-/* open+close of an existing file, ITERATIONS times: open_close ITERATIONS DIR [DIR2] */
+/* open+close of an existing file: open_close [--ab BLOCKS] ITERATIONS DIR [DIR2] */
 #include "bench.h"
 
-static NOINLINE void bench_loop(long iterations, char **paths, int ndirs)
+struct ctx {
+    long iterations;
+    char *paths[MAX_DIRS];
+};
+
+static NOINLINE void bench_loop(const struct calls *c, int ndirs, void *p)
 {
-    for (long i = 0; i < iterations; i++) {
+    struct ctx *x = p;
+    for (long i = 0; i < x->iterations; i++) {
         for (int d = 0; d < ndirs; d++) {
-            int fd = open(paths[d], O_RDONLY);
+            int fd = c->open(x->paths[d], O_RDONLY);
             if (fd < 0)
-                die("open", paths[d]);
-            close(fd);
+                die("open", x->paths[d]);
+            c->close(fd);
         }
     }
 }
 
 int main(int argc, char **argv)
 {
+    long ab = ab_option(&argc, &argv);
     if (argc < 3 || argc > 2 + MAX_DIRS)
-        usage("open_close ITERATIONS DIR [DIR2]");
-    long iterations = count_arg(argv[1]);
+        usage("open_close [--ab BLOCKS] ITERATIONS DIR [DIR2]");
+    struct ctx x = { .iterations = count_arg(argv[1]) };
     int ndirs = argc - 2;
-    char *paths[MAX_DIRS];
     for (int d = 0; d < ndirs; d++) {
-        paths[d] = join(argv[2 + d], "open_close.dat");
-        ensure_file(paths[d], 100);
+        x.paths[d] = join(argv[2 + d], "open_close.dat");
+        ensure_file(x.paths[d], 100);
     }
-    uint64_t t0 = now_ns();
-    bench_loop(iterations, paths, ndirs);
-    report(now_ns() - t0);
+    bench_main(ab, ndirs, bench_loop, NULL, &x);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* Sequential reads: seqread BLOCK PASSES DIR
+/* Sequential reads: seqread [--ab BLOCKS] BLOCK PASSES DIR
  *
  * Reads DIR/seqread.dat (prepared by the harness) from start to end in BLOCK-byte reads,
  * PASSES times. Reads are served from one copy, so the physical limit is the native run and
@@ -6,44 +6,49 @@
  */
 #include "bench.h"
 
-static NOINLINE uint64_t bench_loop(const char *path, long passes, char *buf, size_t block)
+struct ctx {
+    long passes;
+    size_t block;
+    char *buf;
+    char *path;
+    uint64_t total;
+};
+
+static NOINLINE void bench_loop(const struct calls *c, int ndirs, void *p)
 {
-    uint64_t total = 0;
-    int fd = open(path, O_RDONLY);
+    (void)ndirs;
+    struct ctx *x = p;
+    int fd = c->open(x->path, O_RDONLY);
     if (fd < 0)
-        die("open", path);
-    for (long p = 0; p < passes; p++) {
-        if (lseek(fd, 0, SEEK_SET) != 0)
-            die("lseek", path);
+        die("open", x->path);
+    for (long i = 0; i < x->passes; i++) {
+        if (c->lseek(fd, 0, SEEK_SET) != 0)
+            die("lseek", x->path);
         for (;;) {
-            ssize_t r = read(fd, buf, block);
+            ssize_t r = c->read(fd, x->buf, x->block);
             if (r < 0)
-                die("read", path);
+                die("read", x->path);
             if (r == 0)
                 break;
-            total += (uint64_t)r;
+            x->total += (uint64_t)r;
         }
     }
-    if (close(fd))
-        die("close", path);
-    return total;
+    if (c->close(fd))
+        die("close", x->path);
 }
 
 int main(int argc, char **argv)
 {
+    long ab = ab_option(&argc, &argv);
     if (argc != 4)
-        usage("seqread BLOCK PASSES DIR");
-    size_t block = (size_t)count_arg(argv[1]);
-    long passes = count_arg(argv[2]);
-    char *path = join(argv[3], "seqread.dat");
-    char *buf = malloc(block);
-    if (!buf)
+        usage("seqread [--ab BLOCKS] BLOCK PASSES DIR");
+    struct ctx x = { .block = (size_t)count_arg(argv[1]), .passes = count_arg(argv[2]), .path = join(argv[3], "seqread.dat") };
+    x.buf = malloc(x.block);
+    if (!x.buf)
         die("malloc", NULL);
-    uint64_t t0 = now_ns();
-    uint64_t total = bench_loop(path, passes, buf, block);
-    report(now_ns() - t0);
-    if (total == 0) {
-        fprintf(stderr, "%s is empty\n", path);
+    bench_main(ab, 1, bench_loop, NULL, &x);
+    if (x.total == 0) {
+        fprintf(stderr, "%s is empty\n", x.path);
         return 1;
     }
     return 0;

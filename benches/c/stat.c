@@ -1,30 +1,34 @@
-/* stat of an existing file, ITERATIONS times: stat ITERATIONS DIR [DIR2] */
+/* stat of an existing file: stat [--ab BLOCKS] ITERATIONS DIR [DIR2] */
 #include "bench.h"
 
-static NOINLINE void bench_loop(long iterations, char **paths, int ndirs)
+struct ctx {
+    long iterations;
+    char *paths[MAX_DIRS];
+};
+
+static NOINLINE void bench_loop(const struct calls *c, int ndirs, void *p)
 {
+    struct ctx *x = p;
     struct stat st;
-    for (long i = 0; i < iterations; i++) {
+    for (long i = 0; i < x->iterations; i++) {
         for (int d = 0; d < ndirs; d++) {
-            if (stat(paths[d], &st))
-                die("stat", paths[d]);
+            if (c->stat(x->paths[d], &st))
+                die("stat", x->paths[d]);
         }
     }
 }
 
 int main(int argc, char **argv)
 {
+    long ab = ab_option(&argc, &argv);
     if (argc < 3 || argc > 2 + MAX_DIRS)
-        usage("stat ITERATIONS DIR [DIR2]");
-    long iterations = count_arg(argv[1]);
+        usage("stat [--ab BLOCKS] ITERATIONS DIR [DIR2]");
+    struct ctx x = { .iterations = count_arg(argv[1]) };
     int ndirs = argc - 2;
-    char *paths[MAX_DIRS];
     for (int d = 0; d < ndirs; d++) {
-        paths[d] = join(argv[2 + d], "stat.dat");
-        ensure_file(paths[d], 100);
+        x.paths[d] = join(argv[2 + d], "stat.dat");
+        ensure_file(x.paths[d], 100);
     }
-    uint64_t t0 = now_ns();
-    bench_loop(iterations, paths, ndirs);
-    report(now_ns() - t0);
+    bench_main(ab, ndirs, bench_loop, NULL, &x);
     return 0;
 }

@@ -3,9 +3,12 @@
 //! Each workload is a small C program (benches/c) that times its own inner loop. It runs three
 //! ways, alternating run by run: natively, under `libmfs.so` with a pair configured, and as a
 //! program that applies every change to both copies itself (the physical limit of a
-//! synchronous two-copy mirror). The report gives the medians, the ratios shim/native and
-//! shim/two-copy, and whether each target is met. Targets are informational: the exit status
-//! is non-zero only when a workload could not be run.
+//! synchronous two-copy mirror). Then each workload runs once more in one process, blocks
+//! through the shim's hooks alternating with blocks through libc's own calls (benches/c/bench.h),
+//! where the machine's drifts cancel out. The report gives the medians, the ratios shim/native
+//! and shim/two-copy of whole runs and in one process, and whether each target is met (decided
+//! in one process). Targets are informational: the exit status is non-zero only when a
+//! workload could not be run.
 //!
 //! Run it with `cargo run --release -p mfs-benches` (add `-- --quick` for a short run).
 
@@ -25,7 +28,7 @@ use clap::Parser;
 use report::Outcome;
 use runner::Runner;
 use sandbox::Sandbox;
-use workload::{Sizes, Variant, Workload};
+use workload::{Basis, Sizes, Variant, Workload};
 
 /// Benchmarks the MFS shim against native runs and the two-copy limit.
 #[derive(Parser, Debug)]
@@ -61,6 +64,10 @@ struct Args {
     /// MiB written in 1 MiB writes to a mirrored file [256].
     #[arg(long)]
     big_mib: Option<u64>,
+    /// Block pairs of the in-process A/B for open-close and stat (the other workloads run a
+    /// half or a quarter as many) [200, 40 with --quick].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(4..))]
+    ab_blocks: Option<u64>,
     /// Only these workloads (comma-separated): open-close, stat, write-outside, write-4k,
     /// read-4k, small-files, write-1m.
     #[arg(long, value_delimiter = ',')]
@@ -102,6 +109,7 @@ impl Args {
             files: self.files.unwrap_or(base.files),
             file_bytes: self.file_bytes.unwrap_or(base.file_bytes),
             big_mib: self.big_mib.unwrap_or(base.big_mib),
+            ab_blocks: self.ab_blocks.unwrap_or(base.ab_blocks),
             ..base
         }
     }
@@ -168,7 +176,8 @@ fn run(args: Args) -> Result<ExitCode> {
     println!("  {:<10} {}", "pinning", pinned.map_or_else(|| "none".to_string(), |c| format!("CPU {c}")));
     if !args.callgrind {
         println!("  {:<10} {runs} timed runs per variant after one warm-up, variants alternated run by run;", "method");
-        println!("  {:<10} times are each program's own CLOCK_MONOTONIC measurement of its loop", "");
+        println!("  {:<10} times are each program's own CLOCK_MONOTONIC measurement of its loop; then", "");
+        println!("  {:<10} the in-process A/B that decides the targets (see benches/README.md)", "");
     }
 
     let runner = Runner { sandbox: &sandbox, bin_dir, shim };
@@ -182,12 +191,8 @@ fn run(args: Args) -> Result<ExitCode> {
     let mut outcomes = Vec::new();
     for w in workloads {
         eprintln!("mfs-bench: running {} ...", w.key);
-        let key = w.key;
         let o = measure(&runner, w, runs)?;
         report::print_workload(&o);
-        if key == "open-close" && o.error.is_none() {
-            ab_open_close(&runner, if args.quick { 50 } else { 200 })?;
-        }
         outcomes.push(o);
     }
     sandbox.clean()?;
@@ -211,8 +216,8 @@ fn select(all: Vec<Workload>, only: &[String]) -> Result<Vec<Workload>> {
 }
 
 /// Runs every variant of a workload once untimed, then `runs` timed rounds, rotating the
-/// order of the variants each round. A failing workload is reported in its outcome; an
-/// interrupt ends the benchmark.
+/// order of the variants each round, then the in-process A/B (with its control for a native
+/// basis). A failing workload is reported in its outcome; an interrupt ends the benchmark.
 fn measure(r: &Runner<'_>, w: Workload, runs: usize) -> Result<Outcome> {
     let mut o = Outcome::new(w);
     let w = o.workload.clone();
@@ -227,10 +232,14 @@ fn measure(r: &Runner<'_>, w: Workload, runs: usize) -> Result<Outcome> {
                 let v = variants[(round + k) % variants.len()];
                 let (sample, problem) = r.run(&w, v)?;
                 o.push(v, sample);
-                if let Some(p) = problem.filter(|p| !o.problems.contains(p)) {
-                    o.problems.push(p);
-                }
+                o.note(problem);
             }
+        }
+        let (ab, problem) = r.run_ab(&w, Variant::Shim)?;
+        o.ab = Some(ab);
+        o.note(problem);
+        if w.basis == Basis::Native {
+            o.control = Some(r.run_ab(&w, Variant::Native)?.0);
         }
         Ok(())
     })();
@@ -239,38 +248,6 @@ fn measure(r: &Runner<'_>, w: Workload, runs: usize) -> Result<Outcome> {
         o.error = Some(format!("{e:#}"));
     }
     Ok(o)
-}
-
-/// open+close outside the pair measured inside one process (benches/c/open_close_ab.c):
-/// blocks through the hooks alternate with blocks through libc's own open and close, so drifts
-/// of the machine's speed, which dominate the spread of whole runs on a shared machine, cancel
-/// out. The run without the shim is the method's control (both halves are libc).
-fn ab_open_close(r: &Runner<'_>, blocks: u64) -> Result<()> {
-    const PER_BLOCK: u64 = 2000;
-    let program = r.bin_dir.join("open_close_ab");
-    let ratios = |v: Variant| -> Result<[f64; 3]> {
-        let mut cmd = Command::new(&program);
-        cmd.arg(blocks.to_string()).arg(PER_BLOCK.to_string()).arg(r.sandbox.outside());
-        r.set_env(&mut cmd, v);
-        let out = cmd.output().with_context(|| format!("running {}", program.display()))?;
-        ensure!(out.status.success(), "{} failed: {}", program.display(), String::from_utf8_lossy(&out.stderr));
-        let text = String::from_utf8_lossy(&out.stdout);
-        let values: Vec<f64> = text
-            .lines()
-            .find_map(|l| l.strip_prefix("ab_ratio "))
-            .map(|rest| rest.split_whitespace().filter_map(|x| x.parse().ok()).collect())
-            .unwrap_or_default();
-        values.try_into().map_err(|_| anyhow::anyhow!("{} printed no ab_ratio line", program.display()))
-    };
-    let [q1, median, q3] = ratios(Variant::Shim)?;
-    let [_, control, _] = ratios(Variant::Native)?;
-    println!(
-        "  in one process, {blocks} blocks of {PER_BLOCK} through the hooks alternating with blocks through libc's own"
-    );
-    println!(
-        "  open/close: hooked/libc median {median:.3} (quartiles {q1:.3}-{q3:.3}); the same without the shim: {control:.3}"
-    );
-    Ok(())
 }
 
 /// The workspace root (the parent of this crate).
@@ -292,7 +269,7 @@ fn build_shim(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Compiles every benches/c/*.c into `out` with `cc -O2` (and libdl, for open_close_ab).
+/// Compiles every benches/c/*.c into `out` with `cc -O2` (and libdl, for the in-process A/B).
 fn compile_programs(src: &Path, out: &Path, cc: &str) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut sources: Vec<PathBuf> = std::fs::read_dir(src)

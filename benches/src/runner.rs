@@ -147,6 +147,53 @@ impl Runner<'_> {
     }
 }
 
+/// The block times of one in-process A/B run (benches/c/bench.h, `--ab`): `a` through the
+/// linked functions (the shim's hooks when preloaded), `b` through libc's own, pair by pair.
+#[derive(Clone, Debug)]
+pub struct AbTimes {
+    pub a: Vec<u64>,
+    pub b: Vec<u64>,
+}
+
+impl Runner<'_> {
+    /// Runs the workload's in-process A/B once: with the shim preloaded for `Variant::Shim`,
+    /// without it for `Variant::Native` (both halves are libc then: the method's control).
+    /// Returns the times and, after a shim run of a pair workload, any mirroring problem.
+    pub fn run_ab(&self, w: &Workload, v: Variant) -> Result<(AbTimes, Option<String>)> {
+        check_interrupt()?;
+        if w.prepare.is_none() {
+            self.sandbox.clean()?;
+        }
+        let mut cmd = Command::new(self.program(w));
+        cmd.arg("--ab").arg(w.ab_blocks.to_string()).args(&w.ab_params).args(w.ab_dirs(self.sandbox));
+        self.set_env(&mut cmd, v);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = cmd.output().with_context(|| format!("running {}", w.program))?;
+        if !out.status.success() {
+            bail!(
+                "{} (in-process A/B, {}) failed with {}: {}",
+                w.key,
+                v.label(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let times = |label: &str| -> Option<Vec<u64>> {
+            let rest = text.lines().find_map(|l| l.strip_prefix(label))?;
+            rest.split_whitespace().map(|n| n.parse().ok()).collect()
+        };
+        let (Some(a), Some(b)) = (times("ab_a "), times("ab_b ")) else {
+            bail!("{} (in-process A/B) printed no block times", w.key);
+        };
+        if a.len() != b.len() || a.is_empty() {
+            bail!("{} (in-process A/B) printed {} and {} block times", w.key, a.len(), b.len());
+        }
+        let problem = if v == Variant::Shim { self.check_mirror(w)? } else { None };
+        Ok((AbTimes { a, b }, problem))
+    }
+}
+
 /// The `elapsed_ns N` line of a workload's output.
 pub fn parse_elapsed(stdout: &str) -> Option<u64> {
     stdout.lines().find_map(|l| l.strip_prefix("elapsed_ns ")).and_then(|n| n.trim().parse().ok())

@@ -25,6 +25,9 @@ pub struct Sizes {
     pub file_bytes: u64,
     /// Size of the mirrored file written in 1 MiB writes.
     pub big_mib: u64,
+    /// Block pairs of the in-process A/B, for the workloads with the most blocks (the others
+    /// take a share of it; see [`all`]).
+    pub ab_blocks: u64,
 }
 
 impl Sizes {
@@ -40,6 +43,7 @@ impl Sizes {
             files: 10_000,
             file_bytes: 1024,
             big_mib: 256,
+            ab_blocks: 200,
         }
     }
 
@@ -53,6 +57,7 @@ impl Sizes {
             read_passes: 2,
             files: 1_000,
             big_mib: 32,
+            ab_blocks: 40,
             ..Sizes::full()
         }
     }
@@ -126,6 +131,10 @@ pub struct Workload {
     pub prepare: Option<u64>,
     /// Operations in the timed loop (for the per-operation column).
     pub ops: u64,
+    /// The in-process A/B: arguments before the directories for one block, and how many
+    /// block pairs.
+    pub ab_params: Vec<String>,
+    pub ab_blocks: u64,
 }
 
 impl Workload {
@@ -144,6 +153,15 @@ impl Workload {
             (Place::Outside, _) => vec![sb.outside()],
             (Place::Pair, Variant::TwoCopy) => vec![sb.primary(), sb.mirror()],
             (Place::Pair, _) => vec![sb.primary()],
+        }
+    }
+
+    /// The directories of the in-process A/B: the shim's, then for a two-copy basis the
+    /// mirror, which the B blocks write themselves.
+    pub fn ab_dirs(&self, sb: &Sandbox) -> Vec<PathBuf> {
+        match self.basis {
+            Basis::Native => self.dirs(Variant::Shim, sb),
+            Basis::TwoCopy => self.dirs(Variant::TwoCopy, sb),
         }
     }
 
@@ -175,6 +193,8 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             target: 1.03,
             prepare: None,
             ops: s.iterations,
+            ab_params: vec!["2000".into()],
+            ab_blocks: s.ab_blocks,
         },
         Workload {
             key: "stat",
@@ -186,6 +206,8 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             target: 1.03,
             prepare: None,
             ops: s.iterations,
+            ab_params: vec!["2000".into()],
+            ab_blocks: s.ab_blocks,
         },
         Workload {
             key: "write-outside",
@@ -200,6 +222,8 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             target: 1.03,
             prepare: None,
             ops: s.small_writes,
+            ab_params: vec![(10 * s.rewind_every).to_string(), KIB4.to_string(), s.rewind_every.to_string()],
+            ab_blocks: s.ab_blocks / 2,
         },
         Workload {
             key: "write-4k",
@@ -211,6 +235,8 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             target: 1.15,
             prepare: None,
             ops: seq_writes,
+            ab_params: vec![(4 * MIB / KIB4).to_string(), KIB4.to_string(), "0".into()],
+            ab_blocks: s.ab_blocks / 2,
         },
         Workload {
             key: "read-4k",
@@ -225,6 +251,8 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             target: 1.05,
             prepare: Some(s.read_mib * MIB),
             ops: read_ops,
+            ab_params: vec![KIB4.to_string(), "1".into()],
+            ab_blocks: s.ab_blocks / 4,
         },
         Workload {
             key: "small-files",
@@ -236,6 +264,8 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             target: 1.25,
             prepare: None,
             ops: s.files,
+            ab_params: vec![(s.files / 20).max(1).to_string(), s.file_bytes.to_string()],
+            ab_blocks: s.ab_blocks / 4,
         },
         Workload {
             key: "write-1m",
@@ -247,6 +277,8 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             target: 1.05,
             prepare: None,
             ops: big_writes,
+            ab_params: vec!["16".into(), MIB.to_string(), "0".into()],
+            ab_blocks: s.ab_blocks / 4,
         },
     ]
 }
