@@ -1,13 +1,14 @@
 /*
- * open, openat and close of paths outside the pair, which the shim makes as plain system
- * calls while the process has one thread and through libc once it has more: results, errno
- * and the mode of created files are the same either way, and once a second thread exists,
- * open and close are cancellation points again (a thread cancelled before it calls them ends
+ * open, openat, close and write outside the pair, which the shim makes as plain system calls
+ * while the process has one thread and through libc once it has more: results, errno and the
+ * mode of created files are the same either way, and once a second thread exists, open, close
+ * and write are cancellation points again (a thread cancelled before it calls them ends
  * there).
  */
 // mfs-cflags: -pthread
 #include "mfstest.h"
 #include <pthread.h>
+#include <signal.h>
 
 static char outside[4200];
 
@@ -39,8 +40,19 @@ static void round_of_calls(const char *tag)
     OK(fstat(fd, &st));
     EQ(st.st_mode & 07777, 0640);
     EQ(write(fd, tag, strlen(tag)), (ssize_t)strlen(tag));
+    EQ(write(fd, tag, 0), 0);
+    const char *volatile nowhere = NULL;
+    FAILS(write(fd, nowhere, 1), EFAULT);
     OK(close(fd));
     FAILS(close(fd), EBADF);
+    FAILS(write(fd, tag, 1), EBADF);
+    FAILS(write(-1, tag, 1), EBADF);
+    int pipefd[2];
+    OK(pipe(pipefd));
+    FAILS(write(pipefd[0], tag, 1), EBADF);
+    OK(close(pipefd[0]));
+    FAILS(write(pipefd[1], tag, 1), EPIPE);
+    OK(close(pipefd[1]));
 
     int dir = open(outside, O_RDONLY | O_DIRECTORY);
     CHECK(dir >= 0);
@@ -73,7 +85,7 @@ static void round_of_calls(const char *tag)
 }
 
 static pthread_barrier_t ready, cancelled;
-static volatile int returned_from_open, returned_from_close;
+static volatile int returned_from_open, returned_from_close, returned_from_write;
 
 static void *cancelled_at_open(void *arg)
 {
@@ -94,6 +106,16 @@ static void *cancelled_at_close(void *arg)
     pthread_barrier_wait(&cancelled);
     close(fd);
     returned_from_close = 1;
+    return NULL;
+}
+
+static void *cancelled_at_write(void *arg)
+{
+    int fd = *(int *)arg;
+    pthread_barrier_wait(&ready);
+    pthread_barrier_wait(&cancelled);
+    write(fd, "x", 1);
+    returned_from_write = 1;
     return NULL;
 }
 
@@ -122,6 +144,7 @@ static void *idle(void *arg)
 int main(int argc, char **argv)
 {
     mt_init(argc, argv);
+    signal(SIGPIPE, SIG_IGN);
     /* The working directory is a scratch directory outside both trees. */
     CHECK(getcwd(outside, sizeof outside - 64) != NULL);
     strcat(outside, "/direct");
@@ -144,6 +167,11 @@ int main(int argc, char **argv)
     CHECK(!returned_from_close);
     /* Whether the cancelled close closed the descriptor is libc's business. */
     close(fd);
+    fd = open(O("written"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd >= 0);
+    cancel_at(cancelled_at_write, &fd);
+    CHECK(!returned_from_write);
+    OK(close(fd));
 
     pthread_barrier_wait(&done);
     CHECK(pthread_join(helper, NULL) == 0);

@@ -372,7 +372,7 @@ pub mod variadic {
     }
 }
 
-/// Plain system calls in place of libc's open, openat and close wrappers.
+/// Plain system calls in place of libc's open, openat, close and write wrappers.
 ///
 /// glibc's wrappers for these calls make the plain system call while the process has a single
 /// thread (`__libc_single_threaded`), and handle thread cancellation otherwise. While that flag
@@ -382,7 +382,7 @@ pub mod variadic {
 pub mod direct {
     use std::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
-    use libc::{c_char, c_int, c_long, mode_t};
+    use libc::{c_char, c_int, c_long, c_void, mode_t, size_t, ssize_t};
 
     use crate::sys;
 
@@ -402,7 +402,7 @@ pub mod direct {
             if libc_handle.is_null() {
                 return;
             }
-            for name in [c"open", c"open64", c"openat", c"openat64", c"close"] {
+            for name in [c"open", c"open64", c"openat", c"openat64", c"close", c"write"] {
                 let next = libc::dlsym(libc::RTLD_NEXT, name.as_ptr());
                 if next.is_null() || next != libc::dlsym(libc_handle, name.as_ptr()) {
                     return;
@@ -413,7 +413,7 @@ pub mod direct {
         }
     }
 
-    /// True when the next open, openat or close can be made directly.
+    /// True when the next open, openat, close or write can be made directly.
     #[inline(always)]
     fn usable() -> bool {
         let p = SINGLE.load(Ordering::Relaxed);
@@ -435,7 +435,7 @@ pub mod direct {
         let r = unsafe {
             sys::raw(libc::SYS_openat, [dirfd as c_long, path as c_long, flags as c_long, mode as c_long, 0, 0])
         };
-        Some(result(r))
+        Some(result(r) as c_int)
     }
 
     /// close(2), or `None` when libc must make the call.
@@ -445,14 +445,28 @@ pub mod direct {
             return None;
         }
         // SAFETY: close(2) takes a number; closing the program's own fd is the program's call.
-        Some(result(unsafe { sys::raw(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]) }))
+        Some(result(unsafe { sys::raw(libc::SYS_close, [fd as c_long, 0, 0, 0, 0, 0]) }) as c_int)
+    }
+
+    /// write(2), or `None` when libc must make the call.
+    ///
+    /// # Safety
+    /// `buf` and `n` are passed to the kernel as they are: the contract of write(2).
+    #[inline(always)]
+    pub unsafe fn write(fd: c_int, buf: *const c_void, n: size_t) -> Option<ssize_t> {
+        if !usable() {
+            return None;
+        }
+        // SAFETY: the arguments of write(2), as the program passed them.
+        let r = unsafe { sys::raw(libc::SYS_write, [fd as c_long, buf as c_long, n as c_long, 0, 0, 0]) };
+        Some(result(r) as ssize_t)
     }
 
     /// The C convention: -1 with errno for the kernel's -errno.
     #[inline(always)]
-    fn result(r: c_long) -> c_int {
+    fn result(r: c_long) -> c_long {
         match sys::check(r) {
-            Ok(v) => v as c_int,
+            Ok(v) => v,
             Err(sys::Errno(e)) => {
                 sys::set_errno(e);
                 -1

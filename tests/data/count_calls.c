@@ -1,6 +1,7 @@
 /*
- * A second interposer, preloaded after libmfs.so: counts the open, openat and close calls
- * that reach it and writes the counts to $COUNT_FILE at exit.
+ * A second interposer, preloaded after libmfs.so: counts the open, openat, close and write
+ * calls that reach it and writes the counts to $COUNT_FILE at exit. Built with -DONLY_WRITE it
+ * defines write alone.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -10,8 +11,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static long opens, closes;
+static long opens, closes, writes;
 
+#ifndef ONLY_WRITE
 static mode_t mode_of(int flags, va_list ap)
 {
     return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, mode_t) : 0;
@@ -56,12 +58,23 @@ int close(int fd)
     return next(fd);
 }
 
+#endif
+
+ssize_t write(int fd, const void *buf, size_t n)
+{
+    static ssize_t (*next)(int, const void *, size_t);
+    if (!next)
+        next = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    writes++;
+    return next(fd, buf, n);
+}
+
 __attribute__((destructor)) static void report(void)
 {
     const char *file = getenv("COUNT_FILE");
     FILE *f = file ? fopen(file, "w") : NULL;
     if (f) {
-        fprintf(f, "opens %ld closes %ld\n", opens, closes);
+        fprintf(f, "opens %ld closes %ld writes %ld\n", opens, closes, writes);
         fclose(f);
     }
 }

@@ -98,6 +98,12 @@ fn write_like(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssiz
     if fdtable::flags_of(fd).is_none_or(|f| f & flag::WRITABLE == 0) {
         return real();
     }
+    write_tracked(fd, bufs, real)
+}
+
+/// [`write_like`] on a descriptor the table marks writable.
+#[inline(never)]
+fn write_tracked(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssize_t {
     let Some(e) = fdtable::get(fd) else { return real() };
     let Some(st) = state::get() else { return real() };
     write_mirrored(st, fd, &e, bufs, None, real)
@@ -372,7 +378,7 @@ struct FileCloneRange {
 
 hooks! {
     fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t {
-        write_like(fd, Bufs::One(buf), || unsafe { real::write(fd, buf, n) })
+        write_like(fd, Bufs::One(buf), move || unsafe { real::direct::write(fd, buf, n).unwrap_or_else(|| real::write(fd, buf, n)) })
     }
     fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: off_t) -> ssize_t {
         pwrite_like(fd, Bufs::One(buf), off, || unsafe { real::pwrite(fd, buf, n, off) })
