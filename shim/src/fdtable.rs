@@ -173,7 +173,7 @@ pub fn get(fd: RawFd) -> Option<Entry> {
     read_consistent(s)
 }
 
-#[cold]
+#[inline]
 fn read_consistent(s: &Slot) -> Option<Entry> {
     loop {
         let seq = s.seq.load(Ordering::Acquire);
