@@ -64,8 +64,8 @@ struct Args {
     /// MiB written in 1 MiB writes to a mirrored file [256].
     #[arg(long)]
     big_mib: Option<u64>,
-    /// Block pairs of the in-process A/B for open-close and stat (the other workloads run a
-    /// half or a quarter as many) [200, 40 with --quick].
+    /// Block pairs of the in-process A/B for open-close, stat, write-4k and small-files (the
+    /// other workloads run a half or a quarter as many) [200, 40 with --quick].
     #[arg(long, value_parser = clap::value_parser!(u64).range(4..))]
     ab_blocks: Option<u64>,
     /// Only these workloads (comma-separated): open-close, stat, write-outside, write-4k,

@@ -236,7 +236,7 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             prepare: None,
             ops: seq_writes,
             ab_params: vec![(4 * MIB / KIB4).to_string(), KIB4.to_string(), "0".into()],
-            ab_blocks: s.ab_blocks / 2,
+            ab_blocks: s.ab_blocks,
         },
         Workload {
             key: "read-4k",
@@ -265,7 +265,7 @@ pub fn all(s: &Sizes) -> Vec<Workload> {
             prepare: None,
             ops: s.files,
             ab_params: vec![(s.files / 20).max(1).to_string(), s.file_bytes.to_string()],
-            ab_blocks: s.ab_blocks / 4,
+            ab_blocks: s.ab_blocks,
         },
         Workload {
             key: "write-1m",
