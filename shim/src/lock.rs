@@ -1,33 +1,33 @@
 //! Write coherency across threads and processes.
 //!
-//! A table of process-shared, robust, recursive pthread mutexes in a file under the state
-//! directory, mapped by every process of the user. A write takes the slot of its file (hash of
-//! device and inode), writes the primary, writes the twins at the offset the primary write
-//! landed on, and releases: two writers of one region can never leave the copies different.
+//! A table of futex words in a file under the state directory, mapped by every process of the
+//! user. A write takes the slot of its file (hash of device and inode), writes the primary,
+//! writes the twins at the offset the primary write landed on, and releases: two writers of one
+//! region can never leave the copies different. An uncontended lock is one compare-and-swap on
+//! the slot's word, a release one swap.
 //!
 //! - The program's own locks are untouched: nothing is locked on the program's files.
-//! - A holder killed mid-write is detected by the next locker (EOWNERDEAD); the mutex is
-//!   made consistent again and the file the holder was writing is journaled as dirty. The
-//!   kernel reports a dead owner only when the mutex was on that thread's robust list; a waiter
-//!   therefore also checks, once a second, whether the owner recorded in the lock word still
-//!   exists, and marks the word owner-died itself when it does not. A live holder that does
-//!   not let go within [`MAX_WAIT_SECS`] (a stopped process) stops being waited for: the write
-//!   goes ahead unserialised and the file is journaled.
-//! - Signal handlers: pthread mutex calls are not async-signal-safe, so a hook entered from a
-//!   signal handler while its thread is acquiring, holding or releasing a slot never calls
-//!   them. If the interrupted code holds the very slot needed, the nested write is covered by
-//!   it; otherwise the nested write proceeds unserialised and the caller journals the file.
+//! - The word holds the holder's thread id. A waiter sleeps on the word (a futex shared between
+//!   processes) at most a second at a time, and then checks whether the holder still exists: a
+//!   holder killed mid-write is found dead, its slot taken over, and the file it was writing
+//!   journaled as dirty. A live holder that does not let go within [`MAX_WAIT_SECS`] (a
+//!   stopped process) stops being waited for: the write goes ahead unserialised and the file is
+//!   journaled.
+//! - Signal handlers: a hook entered from a signal handler while its thread is acquiring,
+//!   holding or releasing a slot never waits for a slot. If the interrupted code holds the very
+//!   slot needed, the nested write is covered by it; otherwise the nested write proceeds
+//!   unserialised and the caller journals the file.
 
 use std::cell::Cell;
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::sys;
 
-const MAGIC: u64 = 0x4d46_534c_4f43_4b32; // "MFSLOCK2"
+const MAGIC: u64 = 0x4d46_534c_4f43_4b33; // "MFSLOCK3"
 const SLOTS: usize = 4096;
 /// Name of the lock table file in the state directory.
-pub const FILE_NAME: &CStr = c"locks.v2";
+pub const FILE_NAME: &CStr = c"locks.v3";
 
 #[repr(C)]
 struct Header {
@@ -48,10 +48,15 @@ struct JournalCounter {
 
 #[repr(C, align(64))]
 pub struct LockSlot {
-    mutex: libc::pthread_mutex_t,
+    /// 0 when free, else the holder's thread id, with [`WAITERS`] set when some thread may be
+    /// sleeping on the word.
+    word: AtomicU32,
     /// Key of the file the holder is writing, 0 when free.
     key: AtomicU64,
 }
+
+/// Set in a slot's word while threads may wait for it: the release wakes one.
+const WAITERS: u32 = 1 << 31;
 
 #[repr(C)]
 struct Shared {
@@ -64,16 +69,44 @@ pub struct LockTable {
     shared: *mut Shared,
 }
 
-// SAFETY: the table is shared memory designed for concurrent use through pthread mutexes and
-// atomics only.
+// SAFETY: the table is shared memory designed for concurrent use through atomics only.
 unsafe impl Send for LockTable {}
 // SAFETY: as above.
 unsafe impl Sync for LockTable {}
 
+/// This thread's part in the lock table.
+struct ThreadState {
+    /// 0 none, else the index + 1 of the slot held, with [`BUSY`] set while it is being
+    /// acquired or released.
+    slot: Cell<u32>,
+    /// The thread's id, once known (0 before; reset in a fork child).
+    tid: Cell<u32>,
+}
+
 thread_local! {
-    /// This thread's lock activity: 0 none, else the slot index + 1, with [`BUSY`] set while
-    /// a pthread call on it is in progress (acquiring or releasing).
-    static STATE: Cell<u32> = const { Cell::new(0) };
+    static STATE: ThreadState = const { ThreadState { slot: Cell::new(0), tid: Cell::new(0) } };
+}
+
+/// Forgets the thread id this thread cached: in a fork child, whose only thread has a new one.
+pub fn after_fork_child() {
+    let _ = STATE.try_with(|s| s.tid.set(0));
+}
+
+/// Makes sure this thread's id is cached (before a vfork, whose child shares the cache and
+/// must not fill it with its own id).
+pub fn cache_thread_id() {
+    let _ = STATE.try_with(thread_id);
+}
+
+fn thread_id(s: &ThreadState) -> u32 {
+    match s.tid.get() {
+        0 => {
+            let tid = sys::gettid() as u32;
+            s.tid.set(tid);
+            tid
+        }
+        tid => tid,
+    }
 }
 
 const BUSY: u32 = 1 << 31;
@@ -130,9 +163,13 @@ impl LockTable {
         // SAFETY: the mapping is at least `size` bytes and page aligned.
         let header = unsafe { &(*shared).header };
         if header.magic.load(Ordering::Acquire) != MAGIC {
-            // SAFETY: we hold the file's flock, so no other process initialises concurrently,
-            // and no process uses the slots before the magic is published.
-            unsafe { init_slots(shared) };
+            // We hold the file's flock, so no other process initialises concurrently, and no
+            // process uses the slots before the magic is published.
+            // SAFETY: the mapping stays for the process's lifetime.
+            for slot in unsafe { &(*shared).slots } {
+                slot.word.store(0, Ordering::Relaxed);
+                slot.key.store(0, Ordering::Relaxed);
+            }
             for c in &header.journals {
                 c.owner.store(0, Ordering::Relaxed);
                 c.entries.store(0, Ordering::Relaxed);
@@ -178,113 +215,115 @@ impl LockTable {
 
     /// Takes the slot for `key`.
     pub fn lock(&self, key: u64) -> Held<'_> {
+        // One look-up of the thread's state for the whole call.
+        STATE.try_with(|state| self.lock_as(state, key)).unwrap_or(Held::Unprotected)
+    }
+
+    fn lock_as(&self, state: &ThreadState, key: u64) -> Held<'_> {
         let i = Self::index(key);
         let me = i as u32 + 1;
-        let cur = STATE.try_with(Cell::get).unwrap_or(BUSY);
+        let cur = state.slot.get();
         if cur != 0 {
             return if cur == me { Held::Covered } else { Held::Unprotected };
         }
-        let _ = STATE.try_with(|s| s.set(me | BUSY));
+        state.slot.set(me | BUSY);
         // SAFETY: the mapping stays for the process's lifetime; i < SLOTS.
         let slot = unsafe { &(*self.shared).slots[i] };
-        let m = &slot.mutex as *const _ as *mut libc::pthread_mutex_t;
-        let rc = lock_bounded(m);
-        let recovered = match rc {
-            0 => Recovered::Clean,
-            libc::EOWNERDEAD => {
-                // SAFETY: we own the mutex after EOWNERDEAD; marking it consistent is the
-                // documented recovery.
-                unsafe { libc::pthread_mutex_consistent(m) };
-                Recovered::Died(slot.key.load(Ordering::Relaxed))
-            }
-            _ => {
-                let _ = STATE.try_with(|s| s.set(0));
-                return Held::Unprotected;
-            }
+        let tid = thread_id(state);
+        let recovered = if slot.word.compare_exchange(0, tid, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            Some(Recovered::Clean)
+        } else {
+            acquire_contended(slot, tid)
+        };
+        let Some(recovered) = recovered else {
+            state.slot.set(0);
+            return Held::Unprotected;
         };
         slot.key.store(key, Ordering::Relaxed);
-        let _ = STATE.try_with(|s| s.set(me));
+        state.slot.set(me);
         Held::Locked { slot, recovered }
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        if let Held::Locked { slot, .. } = self {
-            let _ = STATE.try_with(|s| s.set(s.get() | BUSY));
+        let Held::Locked { slot, .. } = self else { return };
+        let release = |state: Option<&ThreadState>| {
+            if let Some(s) = state {
+                s.slot.set(s.slot.get() | BUSY);
+            }
             slot.key.store(0, Ordering::Relaxed);
-            let m = &slot.mutex as *const _ as *mut libc::pthread_mutex_t;
-            // SAFETY: this thread holds the mutex (Locked exists only after a successful lock).
-            unsafe { libc::pthread_mutex_unlock(m) };
-            let _ = STATE.try_with(|s| s.set(0));
+            if slot.word.swap(0, Ordering::Release) & WAITERS != 0 {
+                futex_wake(&slot.word, 1);
+            }
+            if let Some(s) = state {
+                s.slot.set(0);
+            }
+        };
+        // One look-up of the thread's state; the slot is released even without it.
+        if STATE.try_with(|s| release(Some(s))).is_err() {
+            release(None);
         }
-    }
-}
-
-/// Initialises every slot's mutex as process-shared, robust and recursive.
-///
-/// # Safety
-/// `shared` must point to a writable mapping of a whole `Shared` that nobody else uses yet.
-unsafe fn init_slots(shared: *mut Shared) {
-    // SAFETY: attribute object on our stack, initialised before use and destroyed after.
-    unsafe {
-        let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-        libc::pthread_mutexattr_init(&mut attr);
-        libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED);
-        libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST);
-        libc::pthread_mutexattr_settype(&mut attr, libc::PTHREAD_MUTEX_RECURSIVE);
-        for i in 0..SLOTS {
-            let s = std::ptr::addr_of_mut!((*shared).slots[i]);
-            libc::pthread_mutex_init(std::ptr::addr_of_mut!((*s).mutex), &attr);
-            (*s).key.store(0, Ordering::Relaxed);
-        }
-        libc::pthread_mutexattr_destroy(&mut attr);
     }
 }
 
 /// Longest wait for a live holder before a write goes ahead without the lock.
 pub const MAX_WAIT_SECS: u32 = 10;
 
-/// Bits of a robust mutex's futex word (the first field of glibc's `pthread_mutex_t`).
-const FUTEX_OWNER_DIED: i32 = 0x4000_0000;
-const FUTEX_TID_MASK: i32 = 0x3fff_ffff;
+/// The thread-id bits of a slot's word.
+const TID_MASK: u32 = 0x3fff_ffff;
 
-/// Locks `m`, waiting at most [`MAX_WAIT_SECS`] for a live holder and recovering the lock
-/// from a holder that no longer exists. Returns pthread's result (0, EOWNERDEAD, or an error
-/// such as ETIMEDOUT when the wait was abandoned).
-fn lock_bounded(m: *mut libc::pthread_mutex_t) -> i32 {
-    // SAFETY: `m` points to an initialised process-shared mutex; its first field is the futex
-    // word (glibc's layout on Linux), which the kernel and other processes update atomically.
-    let word = unsafe { &*m.cast::<std::sync::atomic::AtomicI32>() };
-    // Uncontended (nearly always): no deadline to compute.
-    // SAFETY: as above.
-    let rc = unsafe { libc::pthread_mutex_trylock(m) };
-    if rc != libc::EBUSY {
-        return rc;
-    }
+/// Takes a slot some thread holds: sleeps on its word, a second at a time, until it is free;
+/// after each second, takes it over when its holder no longer exists. `None` when a live
+/// holder kept it for [`MAX_WAIT_SECS`].
+#[cold]
+fn acquire_contended(slot: &LockSlot, tid: u32) -> Option<Recovered> {
     for _ in 0..MAX_WAIT_SECS {
-        // SAFETY: a zeroed timespec is valid; clock_gettime fills it.
-        let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointer to a local.
-        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-        ts.tv_sec += 1;
-        // SAFETY: as above; the timeout is an absolute CLOCK_REALTIME time.
-        let rc = unsafe { libc::pthread_mutex_timedlock(m, &ts) };
-        if rc != libc::ETIMEDOUT {
-            return rc;
+        let start = sys::monotonic_ns();
+        loop {
+            let seen = slot.word.load(Ordering::Relaxed);
+            if seen == 0 {
+                // Other threads may still be waiting: keep the bit, so the release wakes one.
+                if slot.word.compare_exchange(0, tid | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                    return Some(Recovered::Clean);
+                }
+                continue;
+            }
+            if seen & WAITERS == 0
+                && slot.word.compare_exchange(seen, seen | WAITERS, Ordering::Relaxed, Ordering::Relaxed).is_err()
+            {
+                continue;
+            }
+            let waited = sys::monotonic_ns().saturating_sub(start);
+            if waited >= 1_000_000_000 {
+                break;
+            }
+            futex_wait(&slot.word, seen | WAITERS, 1_000_000_000 - waited);
         }
-        let seen = word.load(Ordering::Acquire);
-        let owner = seen & FUTEX_TID_MASK;
-        if owner != 0 && seen & FUTEX_OWNER_DIED == 0 && !thread_exists(owner) {
-            // The holder is gone without the kernel noticing: mark the word as the kernel
-            // would, so the next attempt gets EOWNERDEAD and recovers the mutex.
-            if word.compare_exchange(seen, seen | FUTEX_OWNER_DIED, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                // SAFETY: FUTEX_WAKE on the futex word wakes the other waiters to retry.
-                unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+        let seen = slot.word.load(Ordering::Acquire);
+        let owner = seen & TID_MASK;
+        if owner != 0 && !thread_exists(owner as i32) {
+            // The holder is gone: take the slot over, keeping the bit for other waiters.
+            if slot.word.compare_exchange(seen, tid | WAITERS, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+                return Some(Recovered::Died(slot.key.load(Ordering::Relaxed)));
             }
         }
     }
-    libc::ETIMEDOUT
+    None
+}
+
+/// Sleeps on `word` while it holds `expected`, at most `ns` nanoseconds (a futex shared between
+/// processes: the table is a shared mapping).
+fn futex_wait(word: &AtomicU32, expected: u32, ns: u64) {
+    let ts = libc::timespec { tv_sec: (ns / 1_000_000_000) as libc::time_t, tv_nsec: (ns % 1_000_000_000) as _ };
+    // Any outcome (woken, timed out, interrupted, the word changed) sends the caller round its
+    // loop again.
+    let _ = sys::futex(word.as_ptr(), libc::FUTEX_WAIT, expected, &ts);
+}
+
+/// Wakes at most `n` threads sleeping on `word`.
+fn futex_wake(word: &AtomicU32, n: u32) {
+    let _ = sys::futex(word.as_ptr(), libc::FUTEX_WAKE, n, std::ptr::null());
 }
 
 /// True when a thread with this id exists (in any process).
@@ -310,3 +349,83 @@ pub fn name_hash(name: &str) -> u64 {
 }
 
 const _: () = assert!(std::mem::size_of::<Header>() == 4096);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::{Duration, Instant};
+
+    fn table(name: &str) -> (std::path::PathBuf, LockTable) {
+        let dir = std::env::temp_dir().join(format!("mfs-lock-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let c = CString::new(dir.to_str().unwrap()).unwrap();
+        let t = LockTable::open(&c, 100).expect("lock table");
+        (dir, t)
+    }
+
+    /// Threads taking one slot in turn never overlap: a read-modify-write of a plain counter
+    /// under the slot loses no update, and every waiter is woken.
+    #[test]
+    fn one_holder_at_a_time() {
+        let (dir, t) = table("mutex");
+        let inside = AtomicUsize::new(0);
+        let mut count = 0u64;
+        let count_at = std::ptr::addr_of_mut!(count) as usize;
+        std::thread::scope(|s| {
+            for _ in 0..6 {
+                s.spawn(|| {
+                    for _ in 0..20_000 {
+                        let held = t.lock(42);
+                        assert!(matches!(held, Held::Locked { recovered: Recovered::Clean, .. }));
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders at once");
+                        // SAFETY: the slot serialises every access to the counter.
+                        unsafe { *(count_at as *mut u64) += 1 };
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        drop(held);
+                    }
+                });
+            }
+        });
+        assert_eq!(count, 6 * 20_000);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A slot whose word names a thread that no longer exists is taken over after at most
+    /// about a second, and the key its holder was writing is reported.
+    #[test]
+    fn a_dead_holder_is_taken_over() {
+        let (dir, t) = table("dead");
+        let mut child = std::process::Command::new("/bin/true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let key = 7u64;
+        // SAFETY: the mapping stays for the process's lifetime.
+        let slot = unsafe { &(*t.shared).slots[LockTable::index(key)] };
+        slot.word.store(dead, Ordering::SeqCst);
+        slot.key.store(99, Ordering::SeqCst);
+        let start = Instant::now();
+        let held = t.lock(key);
+        assert!(matches!(held, Held::Locked { recovered: Recovered::Died(99), .. }));
+        assert!(start.elapsed() < Duration::from_secs(3), "took {:?}", start.elapsed());
+        drop(held);
+        assert_eq!(slot.word.load(Ordering::SeqCst), 0, "released");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A nested take of the slot this thread holds (a signal handler's write) is covered; of
+    /// another slot, unprotected.
+    #[test]
+    fn nested_takes_never_wait() {
+        let (dir, t) = table("nested");
+        let held = t.lock(1);
+        assert!(matches!(held, Held::Locked { .. }));
+        assert!(matches!(t.lock(1), Held::Covered));
+        let other = (2..).find(|&k| LockTable::index(k) != LockTable::index(1)).unwrap();
+        assert!(matches!(t.lock(other), Held::Unprotected));
+        drop(held);
+        assert!(matches!(t.lock(other), Held::Locked { .. }));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -198,6 +198,7 @@ extern "C" fn atfork_child() {
 /// Called in a fork child (from the fork hooks and the atfork handler).
 pub fn after_fork_child() {
     OWNER.store(sys::getpid(), Ordering::Relaxed);
+    crate::lock::after_fork_child();
     VFORK_PENDING.store(false, Ordering::Relaxed);
     cwd::reset_after_fork();
 }
@@ -214,6 +215,7 @@ pub fn before_vfork() {
         return;
     }
     VFORK_TID.store(sys::gettid(), Ordering::Relaxed);
+    crate::lock::cache_thread_id();
     VFORK_PENDING.store(true, Ordering::SeqCst);
 }
 

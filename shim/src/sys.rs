@@ -518,6 +518,19 @@ pub fn copy_out(src: RawFd, dst: RawFd, off: off_t, len: u64) -> SysResult<u64> 
     res
 }
 
+/// futex(2) with `op` on a word shared between processes (no FUTEX_PRIVATE_FLAG).
+pub fn futex(word: *mut u32, op: c_int, val: u32, timeout: *const libc::timespec) -> SysResult<c_long> {
+    syscall!(libc::SYS_futex, word, op, val, timeout)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds (through the vDSO).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
 pub fn flock(fd: RawFd, op: c_int) -> SysResult<()> {
     retry(|| syscall!(libc::SYS_flock, fd, op)).map(drop)
 }

@@ -1,7 +1,6 @@
-//! A coherency lock left held by a process that no longer exists, without the kernel having
-//! marked it owner-died (the holder's robust list never reached the kernel), must not hang
-//! writers: they notice the dead owner, recover the lock, mirror, and journal what the holder
-//! may have left half-done.
+//! A coherency lock left held by a process that no longer exists (killed mid-write) must not
+//! hang writers: they notice the dead owner, take the lock over, mirror, and journal what the
+//! holder may have left half-done.
 
 use std::ffi::OsString;
 use std::fs::OpenOptions;
@@ -10,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use mfs_tests::{compare_trees, Mirroring, Scratch};
 
-/// Layout of `STATE/locks.v2` (shim/src/lock.rs): a 4096-byte header, then 4096 slots of 64
-/// bytes, each starting with a glibc `pthread_mutex_t` whose first field is the futex word.
+/// Layout of `STATE/locks.v3` (shim/src/lock.rs): a 4096-byte header, then 4096 slots of 64
+/// bytes, each starting with the 32-bit lock word (the holder's thread id) and, at byte 8, the
+/// 64-bit key of the file being written.
 const HEADER: u64 = 4096;
 const SLOTS: u64 = 4096;
 const SLOT: u64 = 64;
@@ -24,7 +24,7 @@ fn a_lock_held_by_a_vanished_process_is_recovered() {
     let args: Vec<OsString> = vec!["-c".into(), script.into(), "sh".into(), s.primary().into()];
     let o = s.run("/bin/sh", &args, &Mirroring::Env).unwrap_or_else(|e| panic!("{e}"));
     assert!(o.success(), "{}", s.report(&o));
-    let table = s.state().join("locks.v2");
+    let table = s.state().join("locks.v3");
     assert!(table.exists(), "the lock table is created in the state directory");
 
     // A process id that no longer exists: a child that has been reaped.
@@ -32,16 +32,14 @@ fn a_lock_held_by_a_vanished_process_is_recovered() {
     let dead = child.id() as i32;
     child.wait().unwrap();
 
-    // Every slot now looks held by the vanished process (lock word = its tid, no owner-died
-    // bit; recursion count 1, owner field set), as if it died mid-write.
+    // Every slot now looks held by the vanished process (lock word = its tid, a key set), as
+    // if it died mid-write.
     let f = OpenOptions::new().read(true).write(true).open(&table).unwrap();
     for i in 0..SLOTS {
         let at = HEADER + i * SLOT;
         let mut fields = [0u8; 16];
         fields[0..4].copy_from_slice(&dead.to_ne_bytes());
-        fields[4..8].copy_from_slice(&1u32.to_ne_bytes());
-        fields[8..12].copy_from_slice(&dead.to_ne_bytes());
-        fields[12..16].copy_from_slice(&1u32.to_ne_bytes());
+        fields[8..16].copy_from_slice(&(i + 1).to_ne_bytes());
         f.write_all_at(&fields, at).unwrap();
     }
     drop(f);
