@@ -105,29 +105,22 @@ impl QuickTest {
     #[inline(always)]
     pub fn judge(&self, mut block: impl FnMut(usize) -> Option<Block>, byte: impl Fn(usize) -> u8) -> Quick {
         let Some(first) = block(0) else { return Quick::Unknown };
-        let same = first.same;
-        // `dotdot` marks the second dot of each pair; `carry` is the last byte of the previous
-        // block being a dot.
-        let (mut b, mut k, mut dotdot, mut carry) = (first, 0, 0u64, 0u64);
-        let len = loop {
-            let end = b.nul & b.nul.wrapping_neg();
-            // Bytes before the terminating NUL (all, when the block has none).
-            let live = end.wrapping_sub(1);
-            dotdot |= b.dot & (b.dot << 1 | carry) & live;
-            if end != 0 {
-                break k * BLOCK + end.trailing_zeros() as usize;
-            }
-            carry = b.dot >> (BLOCK - 1);
-            k += 1;
-            let Some(next) = block(k) else { return Quick::Unknown };
-            b = next;
+        let len = match step(&first, 0, 0) {
+            Step::End(len) => len,
+            Step::DotDot => return Quick::Unknown,
+            // Paths of 64 bytes or more continue out of line.
+            Step::More(carry) => match length_after_first(&mut block, carry) {
+                Some(len) => len,
+                None => return Quick::Unknown,
+            },
         };
         // The prefix starts with `/` (roots are absolute; see `new`).
+        let same = first.same;
         let absolute = same & 1 != 0;
         if !absolute {
-            return if dotdot == 0 && len > 0 { Quick::Below } else { Quick::Unknown };
+            return if len > 0 { Quick::Below } else { Quick::Unknown };
         }
-        if self.len == 0 || dotdot != 0 {
+        if self.len == 0 {
             return Quick::Unknown;
         }
         // The path equals the prefix before `parted` (at least 1: both start with `/`).
@@ -153,6 +146,46 @@ impl QuickTest {
         }
         Quick::Outside
     }
+}
+
+/// What one block says about the path.
+enum Step {
+    /// The path ends in it: its length.
+    End(usize),
+    /// Two dots in a row before the end.
+    DotDot,
+    /// It goes on: whether the block's last byte is a dot.
+    More(u64),
+}
+
+/// Block `b`, the `k`-th of the path; `carry` is 1 when the previous block ended in a dot.
+#[inline(always)]
+fn step(b: &Block, k: usize, carry: u64) -> Step {
+    let end = b.nul & b.nul.wrapping_neg();
+    // Bytes before the terminating NUL (all, when the block has none).
+    let live = end.wrapping_sub(1);
+    // Second dots of pairs.
+    if b.dot & (b.dot << 1 | carry) & live != 0 {
+        return Step::DotDot;
+    }
+    if end != 0 {
+        return Step::End(k * BLOCK + end.trailing_zeros() as usize);
+    }
+    Step::More(b.dot >> (BLOCK - 1))
+}
+
+/// The length of a path of 64 bytes or more, from its blocks after the first; `None` when a
+/// block cannot be read or the path has two dots in a row.
+#[inline(never)]
+fn length_after_first(block: &mut impl FnMut(usize) -> Option<Block>, mut carry: u64) -> Option<usize> {
+    for k in 1.. {
+        match step(&block(k)?, k, carry) {
+            Step::End(len) => return Some(len),
+            Step::DotDot => return None,
+            Step::More(c) => carry = c,
+        }
+    }
+    None
 }
 
 fn set_of(b: u8) -> [u64; 4] {
