@@ -97,28 +97,36 @@ impl Runner<'_> {
     /// Runs the variant once and checks its outcome. Returns the sample and, for the shim
     /// variant, a description of anything the shim did not mirror as it should.
     pub fn run(&self, w: &Workload, v: Variant) -> Result<(Sample, Option<String>)> {
+        let cmd = self.command(&self.program(w), w, v);
+        let (stdout, wall_ns) = self.execute(w, v, cmd, "")?;
+        let inner_ns =
+            parse_elapsed(&stdout).with_context(|| format!("{} ({}) printed no elapsed_ns", w.key, v.label()))?;
+        let problem = if v == Variant::Shim { self.check_mirror(w)? } else { None };
+        Ok((Sample { inner_ns, wall_ns }, problem))
+    }
+
+    /// Runs `cmd` for workload `w` on a clean tree (unless the workload only reads prepared
+    /// files) and returns its standard output and wall time; fails when it fails (`what` names
+    /// the kind of run in the message).
+    fn execute(&self, w: &Workload, v: Variant, mut cmd: Command, what: &str) -> Result<(String, u64)> {
         check_interrupt()?;
         if w.prepare.is_none() {
             self.sandbox.clean()?;
         }
-        let mut cmd = self.command(&self.program(w), w, v);
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let start = Instant::now();
         let out = cmd.output().with_context(|| format!("running {}", w.program))?;
         let wall_ns = start.elapsed().as_nanos() as u64;
         if !out.status.success() {
             bail!(
-                "{} ({}) failed with {}: {}",
+                "{} ({what}{}) failed with {}: {}",
                 w.key,
                 v.label(),
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        let inner_ns = parse_elapsed(&String::from_utf8_lossy(&out.stdout))
-            .with_context(|| format!("{} ({}) printed no elapsed_ns", w.key, v.label()))?;
-        let problem = if v == Variant::Shim { self.check_mirror(w)? } else { None };
-        Ok((Sample { inner_ns, wall_ns }, problem))
+        Ok((String::from_utf8_lossy(&out.stdout).into_owned(), wall_ns))
     }
 
     /// After a shim run: the mirror must equal the primary for a pair workload and stay empty
@@ -160,25 +168,10 @@ impl Runner<'_> {
     /// without it for `Variant::Native` (both halves are libc then: the method's control).
     /// Returns the times and, after a shim run of a pair workload, any mirroring problem.
     pub fn run_ab(&self, w: &Workload, v: Variant) -> Result<(AbTimes, Option<String>)> {
-        check_interrupt()?;
-        if w.prepare.is_none() {
-            self.sandbox.clean()?;
-        }
         let mut cmd = Command::new(self.program(w));
         cmd.arg("--ab").arg(w.ab_blocks.to_string()).args(&w.ab_params).args(w.ab_dirs(self.sandbox));
         self.set_env(&mut cmd, v);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let out = cmd.output().with_context(|| format!("running {}", w.program))?;
-        if !out.status.success() {
-            bail!(
-                "{} (in-process A/B, {}) failed with {}: {}",
-                w.key,
-                v.label(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
+        let (text, _) = self.execute(w, v, cmd, "in-process A/B, ")?;
         let times = |label: &str| -> Option<Vec<u64>> {
             let rest = text.lines().find_map(|l| l.strip_prefix(label))?;
             rest.split_whitespace().map(|n| n.parse().ok()).collect()
