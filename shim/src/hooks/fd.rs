@@ -125,16 +125,14 @@ fn close_tracked(fd: RawFd, k: u8) -> c_int {
         sys::set_errno(libc::EBADF);
         return -1;
     }
-    let e = fdtable::get(fd);
-    if let Some(e) = &e {
-        before_close(fd, e);
-    }
-    let r = unsafe { real::close(fd) };
-    let _errno = ErrnoGuard::save();
-    if let Some(e) = e {
+    if let Some(e) = fdtable::get(fd) {
+        before_close(fd, &e);
+        // Forgotten while the number is still ours: once the real close frees it, another
+        // thread's open may get it and record its own file there.
+        let _errno = ErrnoGuard::save();
         forget(fd, &e);
     }
-    r
+    unsafe { real::close(fd) }
 }
 
 /// Closes [first, last] around the shim's descriptors, forgetting mirrored ones.

@@ -556,10 +556,9 @@ fn opened_stream(st: &State, f: *mut FILE, path: Option<&[u8]>, mode: &[u8]) -> 
     match protect(|| Ok(()), || register(st, f, path, mode)) {
         Ok(()) => f,
         Err(Errno(e)) => {
-            let fd = file::fileno(f);
+            forget(file::fileno(f), None);
             // SAFETY: the stream was just opened and not yet returned to the program.
             unsafe { real::fclose(f) };
-            forget(fd, None);
             errno.set(e);
             std::ptr::null_mut()
         }
@@ -584,15 +583,13 @@ unsafe fn freopen_like(
     if let Some(t) = Tracked::of_fd(old) {
         flush_pending(f, &t);
     }
-    let old_kind = fdtable::kind_of(old);
-    let old_entry = fdtable::get(old);
-    let r = real();
-    {
+    // The old descriptor is forgotten before libc closes it (see `fclose_like`); freopen
+    // closes it whether or not the new open succeeds.
+    if fdtable::kind_of(old) != kind::EMPTY {
         let _errno = ErrnoGuard::save();
-        if old_kind != kind::EMPTY {
-            forget(old, old_entry);
-        }
+        forget(old, fdtable::get(old));
     }
+    let r = real();
     if r.is_null() {
         return r;
     }
@@ -620,10 +617,16 @@ fn fclose_like(f: *mut FILE) -> c_int {
         // Output libc wrote to this descriptor outside any stream call (error(), perror()).
         sync_fd(fd);
     }
+    // Forgotten while the number is still the stream's: once libc closes it, another
+    // thread's open may get it and record its own file there. The pending bytes were
+    // flushed above, so libc's close writes nothing more.
+    {
+        let _errno = ErrnoGuard::save();
+        forget(fd, entry);
+    }
     // SAFETY: the program's stream.
     let r = unsafe { real::fclose(f) };
     let mut errno = ErrnoGuard::save();
-    forget(fd, entry);
     match flush_error {
         Some(e) if r == 0 => {
             errno.set(e);
