@@ -37,11 +37,7 @@ static long read_journals(const char *state, char *buf, size_t cap)
 int main(int argc, char **argv)
 {
     mt_init(argc, argv);
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s PRIMARY MIRROR STATE\n", argv[0]);
-        return 2;
-    }
-    const char *state = argv[3];
+    const char *state = mt_state(argc, argv);
     umask(022);
 
     EQ(syscall(SYS_mkdirat, AT_FDCWD, M("blocked"), 0755), 0);

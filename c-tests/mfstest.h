@@ -97,6 +97,16 @@ static void mt_init(int argc, char **argv)
     mt_mirror = argv[2];
 }
 
+/* For programs run with `mfs-args: state`: the state directory (argv[3]). */
+__attribute__((unused)) static const char *mt_state(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s PRIMARY MIRROR STATE\n", argv[0]);
+        exit(2);
+    }
+    return argv[3];
+}
+
 static int mt_done(void)
 {
     if (mt_failures) {

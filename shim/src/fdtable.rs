@@ -44,6 +44,11 @@ pub mod flag {
     pub const DIR: u8 = 8;
     /// Reads are served from the first online twin.
     pub const READ_MIRROR: u8 = 16;
+    /// The twins' file offsets may be kept in step with the primary's, so a write can go to
+    /// each twin as a plain write: see [`crate::step`]. Set for write-only, non-appending
+    /// descriptors above 2 that this process opened; cleared for good by anything that could
+    /// let the primary's offset move where no hook sees it.
+    pub const STEP: u8 = 32;
 }
 
 /// No twin descriptor for this copy (the origin itself, or not opened).
@@ -62,11 +67,14 @@ pub struct Entry {
     pub key: u64,
     /// Twin fd per copy index (`NO_TWIN` for the origin).
     pub twins: [RawFd; MAX_COPIES],
+    /// With [`flag::STEP`]: the file's step generation when the twins' offsets were last
+    /// known to equal the primary's (see [`crate::step`]).
+    pub step: u32,
 }
 
 impl Entry {
     pub fn new(pair: usize, origin: usize, flags: u8, key: u64) -> Entry {
-        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES] }
+        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES], step: 0 }
     }
 
     pub fn has(&self, f: u8) -> bool {
@@ -93,6 +101,9 @@ struct Slot {
     flags: AtomicU8,
     key: AtomicU64,
     twins: [AtomicI32; MAX_COPIES],
+    step: AtomicU32,
+    /// Plain twin writes since the offsets were last compared (see [`count_step_write`]).
+    step_writes: AtomicU32,
 }
 
 static TABLE: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
@@ -191,6 +202,7 @@ fn read_consistent(s: &Slot) -> Option<Entry> {
         for (t, a) in e.twins.iter_mut().zip(&s.twins) {
             *t = a.load(Ordering::Relaxed);
         }
+        e.step = s.step.load(Ordering::Relaxed);
         std::sync::atomic::fence(Ordering::Acquire);
         if s.seq.load(Ordering::Relaxed) == seq {
             return (kind == kind::MIRRORED).then_some(e);
@@ -230,6 +242,8 @@ pub fn set(fd: RawFd, e: &Entry) {
         for (a, &t) in s.twins.iter().zip(&e.twins) {
             a.store(t, Ordering::Relaxed);
         }
+        s.step.store(e.step, Ordering::Relaxed);
+        s.step_writes.store(0, Ordering::Relaxed);
         s.kind.store(kind::MIRRORED, Ordering::Release);
     });
 }
@@ -296,10 +310,37 @@ pub fn clear_flags(fd: RawFd, f: u8) {
     }
 }
 
-/// Replaces one twin of a mirrored slot.
+/// Records that the twins of `fd` are level in offset with it as of step generation `gen`.
+/// Called under the file's coherency lock.
+pub fn set_step(fd: RawFd, gen: u32) {
+    if let Some(s) = slot(fd) {
+        s.step.store(gen, Ordering::Relaxed);
+    }
+}
+
+/// Counts one plain twin write on `fd`; true every [`STEP_CHECK_EVERY`] writes, when the
+/// caller compares the offsets. Called under the file's coherency lock.
+#[inline(always)]
+pub fn count_step_write(fd: RawFd) -> bool {
+    let Some(s) = slot(fd) else { return false };
+    let n = s.step_writes.load(Ordering::Relaxed).wrapping_add(1);
+    s.step_writes.store(n, Ordering::Relaxed);
+    n % STEP_CHECK_EVERY == 0
+}
+
+/// How often plain twin writes on one descriptor are followed by a comparison of offsets.
+pub const STEP_CHECK_EVERY: u32 = 64;
+
+/// Replaces one twin of a mirrored slot. A slot left without a twin for a copy loses
+/// [`flag::STEP`], which promises one on every copy.
 pub fn set_twin_of(fd: RawFd, copy: usize, twin: RawFd) {
     if let Some(s) = slot(fd) {
-        write_with(s, |s| s.twins[copy].store(twin, Ordering::Relaxed));
+        write_with(s, |s| {
+            s.twins[copy].store(twin, Ordering::Relaxed);
+            if twin < 0 {
+                s.flags.fetch_and(!flag::STEP, Ordering::Relaxed);
+            }
+        });
     }
 }
 
@@ -307,3 +348,5 @@ pub fn set_twin_of(fd: RawFd, copy: usize, twin: RawFd) {
 pub fn mirrored_fds() -> impl Iterator<Item = (RawFd, Entry)> {
     (0..HIGH.load(Ordering::Relaxed).min(capacity()) as RawFd).filter_map(|fd| get(fd).map(|e| (fd, e)))
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 64);

@@ -8,6 +8,7 @@
 //!
 //! Layout: [`real`] resolves libc's functions; [`state`] holds configuration and the life
 //! cycle; [`fdtable`] maps fd numbers to twins; [`lock`] keeps concurrent writers coherent;
+//! [`step`] keeps twin offsets level with the primary's for plain twin writes;
 //! [`mirror`] applies a change to the other copies; [`hooks`] has one module per family of
 //! intercepted calls; [`adopt`] rebuilds the table from inherited descriptors after exec.
 
@@ -23,6 +24,7 @@ pub mod mirror;
 pub mod objects;
 pub mod real;
 pub mod state;
+pub mod step;
 pub mod sys;
 
 /// Runs when the library is loaded: resolves real symbols and initialises the shim (which

@@ -25,7 +25,8 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use crate::sys;
 
 const MAGIC: u64 = 0x4d46_534c_4f43_4b33; // "MFSLOCK3"
-const SLOTS: usize = 4096;
+/// Number of slots (files hash onto them).
+pub const SLOTS: usize = 4096;
 /// Name of the lock table file in the state directory.
 pub const FILE_NAME: &CStr = c"locks.v3";
 
@@ -209,10 +210,6 @@ impl LockTable {
         }
     }
 
-    fn index(key: u64) -> usize {
-        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS
-    }
-
     /// Takes the slot for `key`.
     pub fn lock(&self, key: u64) -> Held<'_> {
         // One look-up of the thread's state for the whole call.
@@ -220,7 +217,7 @@ impl LockTable {
     }
 
     fn lock_as(&self, state: &ThreadState, key: u64) -> Held<'_> {
-        let i = Self::index(key);
+        let i = index(key);
         let me = i as u32 + 1;
         let cur = state.slot.get();
         if cur != 0 {
@@ -267,6 +264,12 @@ impl Drop for Held<'_> {
     }
 }
 
+/// The slot a file's key hashes onto.
+#[inline(always)]
+pub fn index(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize % SLOTS
+}
+
 /// Longest wait for a live holder before a write goes ahead without the lock.
 pub const MAX_WAIT_SECS: u32 = 10;
 
@@ -278,6 +281,8 @@ const TID_MASK: u32 = 0x3fff_ffff;
 /// holder kept it for [`MAX_WAIT_SECS`].
 #[cold]
 fn acquire_contended(slot: &LockSlot, tid: u32) -> Option<Recovered> {
+    // `thread_exists` goes through libc, which sets errno.
+    let _errno = sys::ErrnoGuard::save();
     for _ in 0..MAX_WAIT_SECS {
         let start = sys::monotonic_ns();
         loop {
@@ -402,7 +407,7 @@ mod tests {
         child.wait().unwrap();
         let key = 7u64;
         // SAFETY: the mapping stays for the process's lifetime.
-        let slot = unsafe { &(*t.shared).slots[LockTable::index(key)] };
+        let slot = unsafe { &(*t.shared).slots[index(key)] };
         slot.word.store(dead, Ordering::SeqCst);
         slot.key.store(99, Ordering::SeqCst);
         let start = Instant::now();
@@ -422,7 +427,7 @@ mod tests {
         let held = t.lock(1);
         assert!(matches!(held, Held::Locked { .. }));
         assert!(matches!(t.lock(1), Held::Covered));
-        let other = (2..).find(|&k| LockTable::index(k) != LockTable::index(1)).unwrap();
+        let other = (2..).find(|&k| index(k) != index(1)).unwrap();
         assert!(matches!(t.lock(other), Held::Unprotected));
         drop(held);
         assert!(matches!(t.lock(other), Held::Locked { .. }));

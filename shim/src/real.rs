@@ -153,6 +153,8 @@ real_fns! {
     fn preadv64v2(fd: c_int, iov: *const iovec, cnt: c_int, off: off64_t, flags: c_int) -> ssize_t;
     fn lseek(fd: c_int, off: off_t, whence: c_int) -> off_t;
     fn lseek64(fd: c_int, off: off64_t, whence: c_int) -> off64_t;
+    fn __lseek(fd: c_int, off: off_t, whence: c_int) -> off_t;
+    fn llseek(fd: c_int, off: off64_t, whence: c_int) -> off64_t;
     fn ftruncate(fd: c_int, len: off_t) -> c_int;
     fn ftruncate64(fd: c_int, len: off64_t) -> c_int;
     fn truncate(path: *const c_char, len: off_t) -> c_int;
@@ -177,6 +179,10 @@ real_fns! {
     fn dup3(fd: c_int, newfd: c_int, flags: c_int) -> c_int;
     fn fork() -> libc::pid_t;
     fn _Fork() -> libc::pid_t;
+    fn posix_spawn(pid: *mut libc::pid_t, path: *const c_char, actions: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    fn posix_spawnp(pid: *mut libc::pid_t, file: *const c_char, actions: *const libc::posix_spawn_file_actions_t, attr: *const libc::posix_spawnattr_t, argv: *const *mut c_char, envp: *const *mut c_char) -> c_int;
+    fn system(cmd: *const c_char) -> c_int;
+    fn popen(cmd: *const c_char, mode: *const c_char) -> *mut FILE;
 
     fn mkdir(path: *const c_char, mode: mode_t) -> c_int;
     fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int;

@@ -47,6 +47,8 @@ pub struct State {
     locks: AtomicPtr<LockTable>,
     /// Thread id of the thread opening the lock table, 0 when none is.
     locks_opening: AtomicI32,
+    /// Set once any copy of any pair has gone offline in this process.
+    degraded: AtomicBool,
 }
 
 const UNINIT: u8 = 0;
@@ -170,6 +172,7 @@ fn build() -> Option<State> {
         fd_base,
         locks: AtomicPtr::new(std::ptr::null_mut()),
         locks_opening: AtomicI32::new(0),
+        degraded: AtomicBool::new(false),
     };
     // Journals are opened up front, so that recording a failure never needs a free
     // descriptor (the program may have used them all).
@@ -187,8 +190,15 @@ fn after_activation() {
     }
     cwd::refresh();
     // SAFETY: registering a plain extern "C" handler.
-    unsafe { libc::pthread_atfork(None, None, Some(atfork_child)) };
+    unsafe { libc::pthread_atfork(Some(atfork_prepare), None, Some(atfork_child)) };
     crate::adopt::adopt_inherited();
+}
+
+/// Before any fork through libc (fork, daemon, forkpty): the child inherits every descriptor,
+/// so none may use plain twin writes any more.
+extern "C" fn atfork_prepare() {
+    let _errno = crate::sys::ErrnoGuard::save();
+    crate::step::end_for_all();
 }
 
 extern "C" fn atfork_child() {
@@ -214,6 +224,7 @@ pub fn before_vfork() {
     if STATE.load(Ordering::Acquire).is_null() {
         return;
     }
+    crate::step::end_for_all();
     VFORK_TID.store(sys::gettid(), Ordering::Relaxed);
     crate::lock::cache_thread_id();
     VFORK_PENDING.store(true, Ordering::SeqCst);
@@ -367,6 +378,12 @@ impl State {
         self.pairs[pair].copies[copy].online.load(Ordering::Relaxed)
     }
 
+    /// True while every copy of every pair is online in this process (one load).
+    #[inline(always)]
+    pub fn all_online(&self) -> bool {
+        !self.degraded.load(Ordering::Relaxed)
+    }
+
     pub fn root_fd(&self, pair: usize, copy: usize) -> RawFd {
         self.pairs[pair].copies[copy].root_fd.load(Ordering::Relaxed)
     }
@@ -422,6 +439,7 @@ impl State {
         // In fail mode the program sees every mirror error, so a copy is never silently
         // taken out of service; in degrade mode it is, after `retries` failures.
         if p.on_mirror_error == OnMirrorError::Degrade && n >= p.retries && rt.online.swap(false, Ordering::Relaxed) {
+            self.degraded.store(true, Ordering::Relaxed);
             crate::log!(
                 Level::Warn,
                 "pair {}: copy {} offline after {n} failures",

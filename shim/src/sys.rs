@@ -292,6 +292,18 @@ pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: off_t) -> SysResult<()> {
     Ok(())
 }
 
+/// Writes all of `buf` at `fd`'s offset, retrying short writes and EINTR.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
+    while !buf.is_empty() {
+        let n = retry(|| syscall!(libc::SYS_write, fd, buf.as_ptr(), buf.len()))? as usize;
+        if n == 0 {
+            return Err(Errno(libc::EIO));
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
 pub fn pread(fd: RawFd, buf: &mut [u8], off: off_t) -> SysResult<usize> {
     retry(|| syscall!(libc::SYS_pread64, fd, buf.as_mut_ptr(), buf.len(), off)).map(|n| n as usize)
 }

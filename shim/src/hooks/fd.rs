@@ -14,6 +14,7 @@ use crate::fdtable::{self, flag, is_shims, kind, Entry};
 use crate::mirror;
 use crate::real;
 use crate::state::{self, cwd};
+use crate::step;
 use crate::sys::{self, ErrnoGuard};
 
 /// Forgets a mirrored fd and closes its twins (after the program's fd is gone).
@@ -53,10 +54,19 @@ fn inherit(oldfd: RawFd, newfd: RawFd) {
         return;
     }
     let mut copy = e;
+    if e.has(flag::STEP) && !(step::allowed_on(oldfd) && step::allowed_on(newfd)) {
+        // Onto 0 to 2, where libc writes without a hook: the description's offset can move
+        // without the twins' from now on.
+        copy.flags &= !flag::STEP;
+        step::end_for_file(e.key);
+    }
     for t in copy.twins.iter_mut().filter(|t| **t >= 0) {
         *t = match sys::dup_at_least(*t, st.fd_base) {
             Ok(d) => d,
-            Err(_) => fdtable::LOST_TWIN,
+            Err(_) => {
+                copy.flags &= !flag::STEP;
+                fdtable::LOST_TWIN
+            }
         };
     }
     crate::hooks::open::record(newfd, copy);
@@ -174,6 +184,15 @@ fn close_range_around(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     }
 }
 
+/// The process is about to create another one (posix_spawn, system and popen run no atfork
+/// handler): its descriptors stop using plain twin writes.
+fn spawning() {
+    if state::get().is_some() {
+        let _errno = ErrnoGuard::save();
+        step::end_for_all();
+    }
+}
+
 fn after_chdir(r: c_int) -> c_int {
     if r == 0 && state::get().is_some() {
         let _errno = ErrnoGuard::save();
@@ -246,6 +265,10 @@ hooks! {
             libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => duped(fd, r),
             libc::F_SETFL if k == kind::MIRRORED && state::owns_memory() => {
                 if arg as c_int & libc::O_APPEND != 0 {
+                    // Every descriptor of the description now appends, whatever its flags say.
+                    if let Some(e) = fdtable::get(fd) {
+                        step::end_for_file(e.key);
+                    }
                     fdtable::add_flags(fd, flag::APPEND);
                 } else {
                     fdtable::clear_flags(fd, flag::APPEND);
@@ -256,6 +279,7 @@ hooks! {
         }
     }
     fn fork() -> libc::pid_t {
+        // libc's fork runs the atfork handlers, where plain twin writes end (see `state`).
         let r = unsafe { real::fork() };
         if r == 0 {
             let _errno = ErrnoGuard::save();
@@ -265,12 +289,44 @@ hooks! {
     }
     #[allow(non_snake_case)]
     fn _Fork() -> libc::pid_t {
+        // _Fork runs no atfork handler.
+        spawning();
         let r = unsafe { real::_Fork() };
         if r == 0 {
             let _errno = ErrnoGuard::save();
             state::after_fork_child();
         }
         r
+    }
+    fn posix_spawn(
+        pid: *mut libc::pid_t,
+        path: *const c_char,
+        actions: *const libc::posix_spawn_file_actions_t,
+        attr: *const libc::posix_spawnattr_t,
+        argv: *const *mut c_char,
+        envp: *const *mut c_char,
+    ) -> c_int {
+        spawning();
+        unsafe { real::posix_spawn(pid, path, actions, attr, argv, envp) }
+    }
+    fn posix_spawnp(
+        pid: *mut libc::pid_t,
+        file: *const c_char,
+        actions: *const libc::posix_spawn_file_actions_t,
+        attr: *const libc::posix_spawnattr_t,
+        argv: *const *mut c_char,
+        envp: *const *mut c_char,
+    ) -> c_int {
+        spawning();
+        unsafe { real::posix_spawnp(pid, file, actions, attr, argv, envp) }
+    }
+    fn system(cmd: *const c_char) -> c_int {
+        spawning();
+        unsafe { real::system(cmd) }
+    }
+    fn popen(cmd: *const c_char, mode: *const c_char) -> *mut libc::FILE {
+        spawning();
+        unsafe { real::popen(cmd, mode) }
     }
     fn chdir(path: *const c_char) -> c_int {
         let r = unsafe { real::chdir(path) };

@@ -14,29 +14,72 @@ use crate::lock::{Held, Recovered};
 use crate::mirror;
 use crate::real;
 use crate::state::{self, Rel, State};
+use crate::step;
 use crate::sys::{self, Errno, ErrnoGuard, SysResult};
 
-/// Takes the coherency lock of a mirrored file (none when no lock table is available).
-pub(crate) fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Option<Held<'a>> {
-    let _errno = ErrnoGuard::save();
+/// The coherency lock of one file, held for one change.
+///
+/// Dropping it releases the lock. Unless [`Locked::keep_step`] was called, the file's step
+/// generation advances first: the change may have moved the primary's offset without the
+/// twins' (see [`crate::step`]).
+pub(crate) struct Locked<'a> {
+    held: Held<'a>,
+    key: u64,
+    in_step: bool,
+}
+
+impl Locked<'_> {
+    /// True when this call holds the lock outright: not nested in a holder of this thread,
+    /// not taken over from a holder that died, not given up on.
+    #[inline(always)]
+    fn exclusive(&self) -> bool {
+        matches!(self.held, Held::Locked { recovered: Recovered::Clean, .. })
+    }
+
+    /// The change left every descriptor's offset as level with its twins' as it found it.
+    #[inline(always)]
+    fn keep_step(&mut self) {
+        self.in_step = true;
+    }
+}
+
+impl Drop for Locked<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if !self.in_step {
+            step::moved(self.key);
+        }
+    }
+}
+
+/// Takes the coherency lock of a mirrored file (held as unprotected when no lock table is
+/// available, and the file journaled).
+#[inline(always)]
+pub(crate) fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Locked<'a> {
     let held = match st.locks() {
         Some(t) => t.lock(e.key),
         None => Held::Unprotected,
     };
-    let journal = match &held {
-        // A writer died between its primary and twin writes: that file may differ.
-        Held::Locked { recovered: Recovered::Died(k), .. } => {
-            Some(if *k == e.key { Rel::Fd(fd) } else { Rel::Path(b"") })
-        }
-        Held::Locked { .. } | Held::Covered => None,
-        Held::Unprotected => Some(Rel::Fd(fd)),
-    };
-    if let Some(rel) = journal {
-        for copy in (0..st.pair(e.pair).copies.len()).filter(|&c| c != e.origin) {
-            st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, rel);
-        }
+    if !matches!(held, Held::Locked { recovered: Recovered::Clean, .. } | Held::Covered) {
+        journal_unsafe(st, fd, e, &held);
     }
-    Some(held)
+    Locked { held, key: e.key, in_step: false }
+}
+
+/// Journals the file of a write the lock could not protect, or the file a dead holder left
+/// half written.
+#[cold]
+#[inline(never)]
+fn journal_unsafe(st: &State, fd: RawFd, e: &Entry, held: &Held<'_>) {
+    let _errno = ErrnoGuard::save();
+    let rel = match held {
+        // A writer died between its primary and twin writes: that file may differ.
+        Held::Locked { recovered: Recovered::Died(k), .. } if *k != e.key => Rel::Path(b""),
+        _ => Rel::Fd(fd),
+    };
+    for copy in (0..st.pair(e.pair).copies.len()).filter(|&c| c != e.origin) {
+        st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, rel);
+    }
 }
 
 /// Mirrors `n` bytes that the primary just took at `off` onto every twin.
@@ -60,34 +103,43 @@ enum Bufs<'a> {
 }
 
 impl Bufs<'_> {
-    /// Writes the first `n` bytes at `off` on `t`.
-    fn pwrite_prefix(&self, t: RawFd, n: usize, off: off_t) -> SysResult<()> {
+    /// Calls `f` on each non-empty piece of the first `n` bytes, in order, with the piece's
+    /// position from the start.
+    #[inline(always)]
+    fn pieces(&self, n: usize, mut f: impl FnMut(&[u8], usize) -> SysResult<()>) -> SysResult<()> {
         match *self {
             Bufs::One(p) => {
                 // SAFETY: the primary write just read `n` bytes from this buffer.
-                let b = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n) };
-                sys::pwrite_all(t, b, off)
+                f(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n) }, 0)
             }
             Bufs::Vec(iov) => {
-                let mut left = n;
-                let mut at = off;
+                let mut at = 0;
                 for v in iov {
-                    if left == 0 {
+                    if at == n {
                         break;
                     }
-                    let k = v.iov_len.min(left);
+                    let k = v.iov_len.min(n - at);
                     if k == 0 {
                         continue;
                     }
                     // SAFETY: as above, for each vector element the primary consumed.
-                    let b = unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), k) };
-                    sys::pwrite_all(t, b, at)?;
-                    left -= k;
-                    at += k as off_t;
+                    f(unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), k) }, at)?;
+                    at += k;
                 }
                 Ok(())
             }
         }
+    }
+
+    /// Writes the first `n` bytes at `off` on `t`.
+    fn pwrite_prefix(&self, t: RawFd, n: usize, off: off_t) -> SysResult<()> {
+        self.pieces(n, |b, at| sys::pwrite_all(t, b, off + at as off_t))
+    }
+
+    /// Writes the first `n` bytes at `t`'s own offset.
+    #[inline(always)]
+    fn write_prefix(&self, t: RawFd, n: usize) -> SysResult<()> {
+        self.pieces(n, |b, _| sys::write_all(t, b))
     }
 }
 
@@ -106,9 +158,11 @@ fn write_like(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssiz
 fn write_tracked(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssize_t {
     let Some(e) = fdtable::get(fd) else { return real() };
     let Some(st) = state::get() else { return real() };
-    write_mirrored(st, fd, &e, bufs, None, real)
+    write_mirrored(st, fd, &e, bufs, None, true, real)
 }
 
+/// Writes to a mirrored descriptor: at `at`, or at its offset when `None`; `moves` tells
+/// whether the call moves the descriptor's offset.
 #[inline(never)]
 fn write_mirrored(
     st: &State,
@@ -116,12 +170,20 @@ fn write_mirrored(
     e: &Entry,
     bufs: Bufs<'_>,
     at: Option<off_t>,
+    moves: bool,
     real: impl FnOnce() -> ssize_t,
 ) -> ssize_t {
-    let held = lock(st, fd, e);
+    let mut held = lock(st, fd, e);
+    if at.is_none() && in_step(st, e, &held) {
+        return write_in_step(st, fd, e, bufs, held, real);
+    }
     let r = real();
-    if r <= 0 {
-        return r;
+    if r <= 0 || !moves {
+        // Nothing was written, or the offset stays where it was.
+        held.keep_step();
+        if r <= 0 {
+            return r;
+        }
     }
     let mut errno = ErrnoGuard::save();
     let result = protect(
@@ -137,7 +199,13 @@ fn write_mirrored(
                 None => sys::lseek(fd, 0, libc::SEEK_CUR).map(|end| end - r as off_t),
             };
             match off {
-                Ok(off) => write_twins(st, fd, e, bufs, r as usize, off),
+                Ok(off) => {
+                    let res = write_twins(st, fd, e, bufs, r as usize, off);
+                    if res.is_ok() && at.is_none() && e.has(flag::STEP) && held.exclusive() {
+                        level_offsets(st, fd, off + r as off_t, &mut held);
+                    }
+                    res
+                }
                 Err(_) => {
                     mirror_journal(st, fd, e);
                     Ok(())
@@ -151,6 +219,120 @@ fn write_mirrored(
         Err(Errno(code)) => {
             errno.set(code);
             -1
+        }
+    }
+}
+
+/// True when a write at the descriptor's offset can go to every twin as a plain write: the
+/// descriptor may use them (which implies a twin open on every other copy), its twins were
+/// level with it at the file's current step generation, and every copy is online.
+#[inline(always)]
+fn in_step(st: &State, e: &Entry, held: &Locked<'_>) -> bool {
+    e.flags & (flag::STEP | flag::APPEND | flag::STDIO) == flag::STEP
+        && held.exclusive()
+        && e.step == step::generation(e.key)
+        && st.all_online()
+}
+
+/// Every copy other than the origin has an open twin and is online.
+#[inline(always)]
+fn twins_ready(st: &State, e: &Entry) -> bool {
+    (0..st.pair(e.pair).copies.len()).all(|c| c == e.origin || (e.twins[c] >= 0 && st.online(e.pair, c)))
+}
+
+/// A write whose twins' offsets are level with the primary's: the bytes go to each twin as a
+/// plain write, which keeps them level. Raw system calls leave errno alone, so it is saved
+/// only where journaling might change it.
+#[inline(always)]
+fn write_in_step(
+    st: &State,
+    fd: RawFd,
+    e: &Entry,
+    bufs: Bufs<'_>,
+    mut held: Locked<'_>,
+    real: impl FnOnce() -> ssize_t,
+) -> ssize_t {
+    let r = real();
+    if r <= 0 {
+        held.keep_step();
+        return r;
+    }
+    let ncopies = st.pair(e.pair).copies.len();
+    let result = protect(
+        || {
+            let _errno = ErrnoGuard::save();
+            mirror_journal(st, fd, e);
+            Err(None)
+        },
+        || {
+            let mut result = Ok(());
+            for (copy, &t) in e.twins.iter().enumerate().take(ncopies) {
+                if copy != e.origin {
+                    if let Err(err) = bufs.write_prefix(t, r as usize) {
+                        let fail = twin_write_failed(st, fd, e, copy, t, err);
+                        if !matches!(result, Err(Some(_))) {
+                            result = Err(fail);
+                        }
+                    }
+                }
+            }
+            result
+        },
+    );
+    match result {
+        Ok(()) => {
+            held.keep_step();
+            if fdtable::count_step_write(fd) {
+                check_offsets(st, fd, e);
+            }
+            r
+        }
+        Err(None) => r,
+        Err(Some(Errno(code))) => {
+            drop(held);
+            sys::set_errno(code);
+            -1
+        }
+    }
+}
+
+/// A plain twin write failed: the twin's offset is now unknown (and dups share its
+/// description), so the twin is dropped and the step ends. Returns the error the program
+/// should see (fail mode).
+#[cold]
+#[inline(never)]
+fn twin_write_failed(st: &State, fd: RawFd, e: &Entry, copy: usize, t: RawFd, err: Errno) -> Option<Errno> {
+    let _errno = ErrnoGuard::save();
+    let fail = st.mirror_failed(e.pair, copy, Rel::Fd(fd), err);
+    mirror::lose_twin(fd, copy, t);
+    fail
+}
+
+/// Sets every twin's offset to `end` (the primary's, after a write mirrored at the queried
+/// offset) and records the file's current step generation for `fd`. Holds the lock.
+#[cold]
+fn level_offsets(st: &State, fd: RawFd, end: off_t, held: &mut Locked<'_>) {
+    let Some(e) = fdtable::get(fd) else { return };
+    if !e.has(flag::STEP) || !twins_ready(st, &e) {
+        return;
+    }
+    if e.open_twins().all(|(_, t)| sys::lseek(t, end, libc::SEEK_SET).is_ok()) {
+        fdtable::set_step(fd, step::generation(e.key));
+        held.keep_step();
+    }
+}
+
+/// Compares the twins' offsets with the primary's. A twin found elsewhere (the description
+/// was written where no hook saw it) is journaled for resynchronisation and set level.
+#[cold]
+#[inline(never)]
+fn check_offsets(st: &State, fd: RawFd, e: &Entry) {
+    let _errno = ErrnoGuard::save();
+    let Ok(want) = sys::lseek(fd, 0, libc::SEEK_CUR) else { return };
+    for (copy, t) in e.open_twins() {
+        if sys::lseek(t, 0, libc::SEEK_CUR).is_ok_and(|o| o != want) {
+            st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Fd(fd));
+            let _ = sys::lseek(t, want, libc::SEEK_SET);
         }
     }
 }
@@ -169,7 +351,7 @@ fn pwrite_like(fd: c_int, bufs: Bufs<'_>, off: off_t, real: impl FnOnce() -> ssi
     }
     let Some(e) = fdtable::get(fd) else { return real() };
     let Some(st) = state::get() else { return real() };
-    write_mirrored(st, fd, &e, bufs, Some(off), real)
+    write_mirrored(st, fd, &e, bufs, Some(off), false, real)
 }
 
 /// A write that lands at the end of the file whatever the descriptor's mode and the offset
@@ -181,7 +363,31 @@ fn appending_write(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) ->
     }
     let Some(st) = state::get() else { return real() };
     e.flags |= flag::APPEND;
-    write_mirrored(st, fd, &e, bufs, Some(0), real)
+    write_mirrored(st, fd, &e, bufs, Some(0), true, real)
+}
+
+/// lseek and its aliases. The twins' offsets are not moved: a seek on a written descriptor
+/// advances the file's step generation under the coherency lock, and the next write mirrors at
+/// the queried offset and sets the twins level (see [`crate::step`]).
+#[inline(always)]
+fn seek_like(fd: c_int, off: off_t, whence: c_int, real: impl FnOnce() -> off_t) -> off_t {
+    if (whence == libc::SEEK_CUR && off == 0) || fdtable::flags_of(fd).is_none_or(|f| f & flag::WRITABLE == 0) {
+        return real();
+    }
+    seek_tracked(fd, real)
+}
+
+#[inline(never)]
+fn seek_tracked(fd: c_int, real: impl FnOnce() -> off_t) -> off_t {
+    let Some(e) = fdtable::get(fd) else { return real() };
+    let Some(st) = state::get() else { return real() };
+    let held = st.locks().map(|t| t.lock(e.key));
+    let r = real();
+    if r >= 0 {
+        step::moved(e.key);
+    }
+    drop(held);
+    r
 }
 
 /// For `read_from = "mirror"`: reads at the primary's offset from the first online twin and
@@ -417,6 +623,19 @@ hooks! {
         } else {
             pwrite_like(fd, Bufs::Vec(v), off, || unsafe { real::pwritev64v2(fd, iov, cnt, off, flags) })
         }
+    }
+
+    fn lseek(fd: c_int, off: off_t, whence: c_int) -> off_t {
+        seek_like(fd, off, whence, || unsafe { real::lseek(fd, off, whence) })
+    }
+    fn lseek64(fd: c_int, off: off64_t, whence: c_int) -> off64_t {
+        seek_like(fd, off, whence, || unsafe { real::lseek64(fd, off, whence) })
+    }
+    fn __lseek(fd: c_int, off: off_t, whence: c_int) -> off_t {
+        seek_like(fd, off, whence, || unsafe { real::__lseek(fd, off, whence) })
+    }
+    fn llseek(fd: c_int, off: off64_t, whence: c_int) -> off64_t {
+        seek_like(fd, off, whence, || unsafe { real::llseek(fd, off, whence) })
     }
 
     fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {

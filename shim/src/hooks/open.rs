@@ -14,6 +14,7 @@ use crate::real::{
     variadic::{call_open, call_openat, OpenAlias},
 };
 use crate::state::{self, Class, Rel, State};
+use crate::step;
 use crate::sys::{self, Errno, ErrnoGuard};
 
 /// The shared body of every open-like hook: make the real call, then, when it succeeded,
@@ -219,6 +220,11 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
         return result;
     }
     if owner {
+        let every_twin = (0..st.pair(loc.pair).copies.len()).all(|c| c == entry.origin || entry.twins[c] >= 0);
+        if acc == libc::O_WRONLY && flags & libc::O_APPEND == 0 && step::allowed_on(fd) && every_twin {
+            entry.flags |= flag::STEP;
+            entry.step = step::generation(key);
+        }
         record(fd, entry);
     }
     Ok(())

@@ -352,7 +352,7 @@ fn measured_slow<R: Copy>(
     let _stream = StreamLock::new(f);
     let before = file::pending(f);
     let quiet = hint.is_some_and(|n| file::fits(f, n));
-    let mut held = if quiet { None } else { lock(t.st, t.fd, &t.e) };
+    let mut held = if quiet { None } else { Some(lock(t.st, t.fd, &t.e)) };
     let r = real();
     let mut errno = ErrnoGuard::save();
     let after = file::pending(f);
@@ -365,7 +365,7 @@ fn measured_slow<R: Copy>(
             (Some(b), Some(n), Some(a)) => {
                 let flushed = (b + n).saturating_sub(a);
                 if flushed > 0 && quiet {
-                    held = lock(t.st, t.fd, &t.e);
+                    held = Some(lock(t.st, t.fd, &t.e));
                 }
                 t.mirror_flushed(flushed)
             }
@@ -749,6 +749,11 @@ hooks! {
     fn fdopen(fd: c_int, mode: *const c_char) -> *mut FILE {
         let f = unsafe { real::fdopen(fd, mode) };
         if !f.is_null() && fdtable::kind_of(fd) == kind::MIRRORED && state::owns_memory() {
+            // The stream writes the description where no hook sees it.
+            if let Some(e) = fdtable::get(fd) {
+                let _errno = ErrnoGuard::save();
+                crate::step::end_for_file(e.key);
+            }
             // An "a" stream sets O_APPEND on the descriptor inside libc.
             let append = unsafe { cbytes(mode) }.is_some_and(|m| m.first() == Some(&b'a'));
             fdtable::add_flags(fd, flag::STDIO | if append { flag::APPEND } else { 0 });
