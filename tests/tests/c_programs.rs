@@ -55,9 +55,10 @@ c_tests! {
     path_no_openat2,
 }
 
-/// Programs with a test of their own elsewhere (they take other arguments).
+/// Programs with a test of their own elsewhere (they take other arguments or need a fault
+/// set up around them).
 fn has_own_test(name: &str) -> bool {
-    NAMED.contains(&name) || name.starts_with("conc_")
+    NAMED.contains(&name) || name.starts_with("conc_") || name.starts_with("fault_")
 }
 
 /// Runs every other `c-tests/*.c` (written for other families of calls), a few at a time,

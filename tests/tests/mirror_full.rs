@@ -1,0 +1,63 @@
+//! A mirror that runs out of space during sequential writes (a 64 KiB tmpfs, mounted for the
+//! test): in degrade mode the program's writes all succeed and the file is journaled; in fail
+//! mode the write that meets the full mirror fails with ENOSPC. Needs root (to mount); skipped
+//! with a notice otherwise.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mfs_tests::{c_program, Mirroring, Scratch};
+
+/// A tmpfs mounted for the life of the value.
+struct Mount(PathBuf);
+
+impl Mount {
+    fn tmpfs(at: &Path, size: &str) -> Mount {
+        let st = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .expect("run mount");
+        assert!(st.success(), "mount tmpfs on {}", at.display());
+        Mount(at.to_owned())
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn run(mode: &str, mirroring: Mirroring) {
+    if !is_root() {
+        eprintln!("mirror_full: skipped (mounting a tmpfs needs root)");
+        return;
+    }
+    let prog = c_program("fault_enospc").unwrap_or_else(|e| panic!("{e}"));
+    let s = Scratch::new(&format!("mirror-full-{mode}")).unwrap();
+    let mount = Mount::tmpfs(&s.mirror(), "64k");
+    let args: Vec<OsString> = vec![s.primary().into(), s.mirror().into(), s.state().into(), mode.into()];
+    let o = s.run(&prog, &args, &mirroring).unwrap_or_else(|e| panic!("{e}"));
+    drop(mount);
+    if !o.success() {
+        s.keep();
+        panic!("{}", s.report(&o));
+    }
+}
+
+#[test]
+fn sequential_writes_to_a_full_mirror_degrade() {
+    run("degrade", Mirroring::Env);
+}
+
+#[test]
+fn sequential_writes_to_a_full_mirror_fail() {
+    run("fail", Mirroring::Config(vec!["on_mirror_error = \"fail\"".into()]));
+}
