@@ -202,7 +202,7 @@ fn write_mirrored(
                 Ok(off) => {
                     let res = write_twins(st, fd, e, bufs, r as usize, off);
                     if res.is_ok() && at.is_none() && e.has(flag::STEP) && held.exclusive() {
-                        level_offsets(st, fd, off + r as off_t, &mut held);
+                        level_offsets(st, fd, e, off + r as off_t, &mut held);
                     }
                     res
                 }
@@ -309,11 +309,13 @@ fn twin_write_failed(st: &State, fd: RawFd, e: &Entry, copy: usize, t: RawFd, er
 }
 
 /// Sets every twin's offset to `end` (the primary's, after a write mirrored at the queried
-/// offset) and records the file's current step generation for `fd`. Holds the lock.
+/// offset) and records the file's current step generation for `fd`. Holds the lock. `was` is
+/// the entry the write used: nothing is done unless the slot still holds the same twins (a
+/// failed twin was dropped meanwhile, or the program closed the number under the write).
 #[cold]
-fn level_offsets(st: &State, fd: RawFd, end: off_t, held: &mut Locked<'_>) {
+fn level_offsets(st: &State, fd: RawFd, was: &Entry, end: off_t, held: &mut Locked<'_>) {
     let Some(e) = fdtable::get(fd) else { return };
-    if !e.has(flag::STEP) || !twins_ready(st, &e) {
+    if !e.has(flag::STEP) || e.key != was.key || e.twins != was.twins || !twins_ready(st, &e) {
         return;
     }
     if e.open_twins().all(|(_, t)| sys::lseek(t, end, libc::SEEK_SET).is_ok()) {
