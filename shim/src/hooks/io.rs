@@ -383,11 +383,10 @@ fn seek_like(fd: c_int, off: off_t, whence: c_int, real: impl FnOnce() -> off_t)
 fn seek_tracked(fd: c_int, real: impl FnOnce() -> off_t) -> off_t {
     let Some(e) = fdtable::get(fd) else { return real() };
     let Some(st) = state::get() else { return real() };
-    let held = st.locks().map(|t| t.lock(e.key));
+    // Released after the seek, advancing the step generation (and journaling what a dead
+    // holder of the slot left behind, like any taker of the lock).
+    let held = lock(st, fd, &e);
     let r = real();
-    if r >= 0 {
-        step::moved(e.key);
-    }
     drop(held);
     r
 }
