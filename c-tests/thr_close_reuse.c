@@ -4,8 +4,7 @@
  * it is wiped from the new file's (whose later writes would then go unmirrored). Copies
  * identical. */
 // mfs-cflags: -pthread
-#include "mfstest.h"
-#include <pthread.h>
+#include "thr_util.h"
 
 #define THREADS 16
 #define ROUNDS 150
@@ -59,13 +58,6 @@ static void *work(void *arg)
 int main(int argc, char **argv)
 {
     mt_init(argc, argv);
-    pthread_t t[THREADS];
-    for (long i = 0; i < THREADS; i++)
-        CHECK(pthread_create(&t[i], NULL, work, (void *)i) == 0);
-    for (int i = 0; i < THREADS; i++) {
-        void *r;
-        CHECK(pthread_join(t[i], &r) == 0);
-        CHECK(r == NULL);
-    }
+    mt_run_threads(THREADS, work);
     return mt_done();
 }

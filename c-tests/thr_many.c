@@ -1,7 +1,6 @@
 /* 64 threads, each writing its own file and all writing one shared file (pwrite at their own
  * slots, plus O_APPEND records): copies identical. */
-#include "mfstest.h"
-#include <pthread.h>
+#include "thr_util.h"
 
 #define THREADS 64
 static int shared_fd, append_fd;
@@ -35,14 +34,7 @@ int main(int argc, char **argv)
     shared_fd = open(P("shared"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     append_fd = open(P("append.log"), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
     CHECK(shared_fd >= 0 && append_fd >= 0);
-    pthread_t t[THREADS];
-    for (long i = 0; i < THREADS; i++)
-        CHECK(pthread_create(&t[i], NULL, work, (void *)i) == 0);
-    for (int i = 0; i < THREADS; i++) {
-        void *r;
-        CHECK(pthread_join(t[i], &r) == 0);
-        CHECK(r == NULL);
-    }
+    mt_run_threads(THREADS, work);
     OK(close(shared_fd));
     OK(close(append_fd));
     return mt_done();

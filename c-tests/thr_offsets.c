@@ -5,9 +5,7 @@
  * (back to an earlier record boundary, or to the end) or writes at a position with pwrite. The
  * kernel orders the writes; the mirror must end up byte-identical to the primary.
  */
-#include "mfstest.h"
-
-#include <pthread.h>
+#include "thr_util.h"
 
 #define THREADS 4
 #define ROUNDS 3000
@@ -57,11 +55,7 @@ int main(int argc, char **argv)
     fds[2] = dup(fd);
     fds[3] = fcntl(fd, F_DUPFD, 50);
     CHECK(fds[2] > 2 && fds[3] >= 50);
-    pthread_t t[THREADS];
-    for (long i = 0; i < THREADS; i++)
-        CHECK(pthread_create(&t[i], NULL, worker, (void *)i) == 0);
-    for (int i = 0; i < THREADS; i++)
-        pthread_join(t[i], NULL);
+    mt_run_threads(THREADS, worker);
     SAME("shared");
     OK(close(fds[3]));
     OK(close(fds[2]));
