@@ -90,7 +90,7 @@ pub struct Pair {
     /// Name used by mfsctl and in journal file names.
     pub name: String,
     /// Copies in order: the primary first, then the mirrors.
-    pub copies: Vec<Copy>,
+    pub copies: Vec<CopyRoot>,
     pub mode: Mode,
     pub read_from: ReadFrom,
     pub on_mirror_error: OnMirrorError,
@@ -102,7 +102,7 @@ pub struct Pair {
 
 /// One copy of a pair: its root as configured (normalised) and in canonical form.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Copy {
+pub struct CopyRoot {
     pub root: PathBuf,
     pub canonical: PathBuf,
 }
@@ -461,7 +461,7 @@ pub fn derive_name(primary: &Path) -> String {
     name
 }
 
-fn check_root(what: &str, path: &Path) -> Result<Copy, ConfigError> {
+fn check_root(what: &str, path: &Path) -> Result<CopyRoot, ConfigError> {
     if !path.is_absolute() {
         return Err(ConfigError::Invalid(format!("{what} {} must be an absolute path", path.display())));
     }
@@ -483,10 +483,10 @@ fn check_root(what: &str, path: &Path) -> Result<Copy, ConfigError> {
     let root = PathBuf::from(OsString::from_vec(root.as_bytes().to_vec()));
     let canonical = std::fs::canonicalize(path)
         .map_err(|e| ConfigError::Invalid(format!("{what} {} cannot be resolved: {e}", path.display())))?;
-    Ok(Copy { root, canonical })
+    Ok(CopyRoot { root, canonical })
 }
 
-fn roots_overlap(a: &Copy, b: &Copy) -> bool {
+fn roots_overlap(a: &CopyRoot, b: &CopyRoot) -> bool {
     use crate::path::overlaps;
     let (ar, ac) = (a.root.as_os_str().as_bytes(), a.canonical.as_os_str().as_bytes());
     let (br, bc) = (b.root.as_os_str().as_bytes(), b.canonical.as_os_str().as_bytes());

@@ -3,10 +3,17 @@
 //! One record per line: `KIND COPY PID PATH`, where `PATH` is relative to the pair's roots and
 //! percent-encoded (every byte outside `!`..`~`, and `%` itself, becomes `%XX`), so arbitrary
 //! bytes in file names, newlines included, survive. The root itself is written as `.`.
-//! Writers append whole lines with a single `write` on an `O_APPEND` descriptor, so records
-//! from concurrent processes never interleave.
+//! Writers append whole lines with a single `write` on an `O_APPEND` descriptor ([`Appender`]),
+//! so records from concurrent processes never interleave. [`Journal`] adds the pair's
+//! `journal_limit`, counted across processes in the shared state file.
 
 use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::shared::SharedState;
+use crate::sys::{self, Errno, SysResult};
 
 /// What a record says about its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -115,25 +122,164 @@ impl Writer<'_> {
 
     fn number(&mut self, n: u64) -> Option<()> {
         let mut digits = [0u8; 20];
-        for &d in decimal(n, &mut digits) {
+        for &d in sys::decimal(n, &mut digits) {
             self.byte(d)?;
         }
         Some(())
     }
 }
 
-/// The decimal digits of `n`, written into `buf` without allocating.
-pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// Appends records to one journal file through a descriptor kept open above `floor` (so that
+/// recording a failure never needs a free descriptor of the program's), opened on first use
+/// when it could not be opened up front. Every record is one `write` on an `O_APPEND`
+/// descriptor. Uses raw system calls only: safe to call from inside any hook.
+pub struct Appender {
+    dir: CString,
+    path: CString,
+    fd: AtomicI32,
+    floor: RawFd,
+    /// Told of each descriptor the appender keeps (`true`) or gives back (`false`): the shim
+    /// marks its own descriptors so the program never sees them.
+    track: fn(RawFd, bool),
+}
+
+impl Appender {
+    /// An appender for `dir/name`; nothing is opened yet.
+    pub fn new(dir: &CStr, name: &str, floor: RawFd, track: fn(RawFd, bool)) -> Option<Appender> {
+        let mut path = dir.to_bytes().to_vec();
+        path.push(b'/');
+        path.extend_from_slice(name.as_bytes());
+        Some(Appender { dir: dir.to_owned(), path: CString::new(path).ok()?, fd: AtomicI32::new(-1), floor, track })
+    }
+
+    pub fn path(&self) -> &CStr {
+        &self.path
+    }
+
+    /// The kept descriptor, opening it (and the state directory) when it is not open yet.
+    pub fn open(&self) -> SysResult<RawFd> {
+        let fd = self.fd.load(Ordering::Acquire);
+        if fd >= 0 {
+            return Ok(fd);
+        }
+        let new = sys::move_high(self.open_file()?, self.floor);
+        if new < self.floor {
+            sys::close(new);
+            return Err(Errno(libc::EMFILE));
+        }
+        (self.track)(new, true);
+        match self.fd.compare_exchange(-1, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => Ok(new),
+            Err(cur) => {
+                (self.track)(new, false);
+                sys::close(new);
+                Ok(cur)
+            }
         }
     }
-    &buf[i..]
+
+    fn open_file(&self) -> SysResult<RawFd> {
+        sys::mkdir_all(&self.dir, 0o700);
+        let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW;
+        sys::openat(libc::AT_FDCWD, &self.path, flags, 0o600)
+    }
+
+    /// Appends one whole record. Without room above `floor` for a kept descriptor, the
+    /// record goes through a descriptor opened and closed for it.
+    pub fn append(&self, rec: &[u8]) -> SysResult<()> {
+        let (fd, transient) = match self.open() {
+            Ok(fd) => (fd, false),
+            Err(_) => (self.open_file()?, true),
+        };
+        let r = sys::write(fd, rec).and_then(|n| if n == rec.len() { Ok(()) } else { Err(Errno(libc::EIO)) });
+        if transient {
+            sys::close(fd);
+        }
+        r
+    }
+
+    /// The kept descriptor, -1 when none is open.
+    pub fn fd(&self) -> RawFd {
+        self.fd.load(Ordering::Acquire)
+    }
+
+    /// Moves the kept descriptor from `from` to `to` (the program is taking the number);
+    /// false when the appender does not keep `from`.
+    pub fn relocate(&self, from: RawFd, to: RawFd) -> bool {
+        self.fd.compare_exchange(from, to, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+    }
+}
+
+/// What became of a record given to [`Journal::record`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    Written,
+    /// This record crossed `journal_limit`: a [`Kind::Full`] record was written for every
+    /// copy instead, and the caller says so once.
+    Overflowed,
+    /// The journal is past its limit already: the full resync it asks for covers this.
+    Covered,
+    /// The journal could not be written.
+    Failed(Errno),
+}
+
+/// The journal of one pair: its appender, the number of copies, and `journal_limit`.
+pub struct Journal {
+    appender: Appender,
+    name_hash: u64,
+    limit: u64,
+    copies: usize,
+}
+
+impl Journal {
+    pub fn new(appender: Appender, pair_name: &str, limit: u64, copies: usize) -> Journal {
+        Journal { appender, name_hash: crate::shared::name_hash(pair_name), limit, copies }
+    }
+
+    pub fn appender(&self) -> &Appender {
+        &self.appender
+    }
+
+    /// Records that `copy` is behind at `path`. With the shared state at hand the entry is
+    /// counted against the pair's limit, across every process using the state directory; the
+    /// record that crosses it is replaced by a full-resync record for every copy.
+    pub fn record(&self, kind: Kind, copy: usize, pid: u32, path: &[u8], shared: Option<&SharedState>) -> Recorded {
+        if let Some(t) = shared {
+            let n = t.count_journal(self.name_hash);
+            if n > self.limit {
+                if n != self.limit + 1 {
+                    return Recorded::Covered;
+                }
+                let mut first = Recorded::Overflowed;
+                for c in 0..self.copies {
+                    if let Recorded::Failed(e) = self.record_full(c, pid) {
+                        first = Recorded::Failed(e);
+                    }
+                }
+                return first;
+            }
+        }
+        let mut rec = [0u8; MAX_RECORD];
+        match encode_into(kind, copy, pid, path, &mut rec) {
+            Some(n) => match self.appender.append(&rec[..n]) {
+                Ok(()) => Recorded::Written,
+                Err(e) => Recorded::Failed(e),
+            },
+            None => self.record_full(copy, pid),
+        }
+    }
+
+    /// Records that `copy` needs a full resynchronisation.
+    pub fn record_full(&self, copy: usize, pid: u32) -> Recorded {
+        let mut rec = [0u8; 64];
+        let Some(n) = encode_into(Kind::Full, copy, pid, b"", &mut rec) else {
+            return Recorded::Failed(Errno(libc::EINVAL));
+        };
+        match self.appender.append(&rec[..n]) {
+            Ok(()) => Recorded::Written,
+            Err(e) => Recorded::Failed(e),
+        }
+    }
 }
 
 /// Why a journal line could not be read.
@@ -311,5 +457,89 @@ mod tests {
         assert_eq!(p[&1], Pending { full: false, paths: vec![b"a".to_vec(), b"b".to_vec(), b"still".to_vec()] });
         assert_eq!(p[&2].paths, vec![b"x".to_vec()]);
         assert!(p[&3].full);
+    }
+
+    fn scratch(tag: &str) -> (std::path::PathBuf, CString) {
+        let dir = std::env::temp_dir().join(format!("mfs-journal-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = CString::new(dir.join("state").to_str().unwrap()).unwrap();
+        (dir, c)
+    }
+
+    fn no_track(_: RawFd, _: bool) {}
+
+    /// Records appended concurrently from many threads, through one kept descriptor and
+    /// through descriptors opened for one record, come out whole: none torn, none lost. The
+    /// state directory is created on first use.
+    #[test]
+    fn concurrent_appends_keep_every_record_whole() {
+        let (dir, state) = scratch("append");
+        let kept = Appender::new(&state, "p.journal", 3, no_track).unwrap();
+        // A floor no descriptor can reach: every record goes through a transient open.
+        let transient = Appender::new(&state, "p.journal", i32::MAX, no_track).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8u32 {
+                let a = if t % 2 == 0 { &kept } else { &transient };
+                s.spawn(move || {
+                    for i in 0..500u32 {
+                        let path = format!("dir {t}/file\n{i}").into_bytes();
+                        let rec = encode(Kind::Dirty, 1, t, &path);
+                        a.append(&rec).unwrap();
+                    }
+                });
+            }
+        });
+        assert!(kept.fd() >= 3);
+        assert_eq!(transient.fd(), -1);
+        let recs = decode(&std::fs::read(dir.join("state/p.journal")).unwrap()).unwrap();
+        assert_eq!(recs.len(), 8 * 500);
+        for t in 0..8u32 {
+            let mine: Vec<_> = recs.iter().filter(|r| r.pid == t).map(|r| r.path.clone()).collect();
+            let want: Vec<_> = (0..500).map(|i| format!("dir {t}/file\n{i}").into_bytes()).collect();
+            assert_eq!(mine, want, "records of thread {t}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Past `journal_limit` (counted in the shared state, across journals of the same pair),
+    /// one full-resync record per copy replaces the entries, and later entries add nothing.
+    #[test]
+    fn the_limit_turns_into_one_full_record_per_copy() {
+        let (dir, state) = scratch("limit");
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        let shared = SharedState::open(&state, 3).unwrap();
+        let journal = || Journal::new(Appender::new(&state, "p.journal", 3, no_track).unwrap(), "p", 3, 2);
+        let (a, b) = (journal(), journal());
+        assert_eq!(a.record(Kind::Dirty, 1, 9, b"x", Some(&shared)), Recorded::Written);
+        assert_eq!(b.record(Kind::Dirty, 1, 9, b"y", Some(&shared)), Recorded::Written);
+        assert_eq!(a.record(Kind::Mapped, 1, 9, b"z", Some(&shared)), Recorded::Written);
+        assert_eq!(b.record(Kind::Dirty, 1, 9, b"w", Some(&shared)), Recorded::Overflowed);
+        assert_eq!(a.record(Kind::Dirty, 1, 9, b"v", Some(&shared)), Recorded::Covered);
+        // Without the shared state nothing is counted.
+        assert_eq!(a.record(Kind::Dirty, 1, 9, b"u", None), Recorded::Written);
+        let recs = decode(&std::fs::read(dir.join("state/p.journal")).unwrap()).unwrap();
+        let kinds: Vec<_> = recs.iter().map(|r| (r.kind, r.copy, r.path.clone())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Kind::Dirty, 1, b"x".to_vec()),
+                (Kind::Dirty, 1, b"y".to_vec()),
+                (Kind::Mapped, 1, b"z".to_vec()),
+                (Kind::Full, 0, Vec::new()),
+                (Kind::Full, 1, Vec::new()),
+                (Kind::Dirty, 1, b"u".to_vec()),
+            ]
+        );
+        let p = pending(&recs);
+        assert!(p[&0].full && p[&1].full);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_journal_reports_the_error() {
+        let a = Appender::new(c"/proc/mfs-no-such-dir", "p.journal", 3, no_track).unwrap();
+        assert!(matches!(a.append(b"D 1 1 x\n"), Err(Errno(_))));
+        let j = Journal::new(a, "p", 10, 2);
+        assert!(matches!(j.record(Kind::Dirty, 1, 1, b"x", None), Recorded::Failed(_)));
     }
 }

@@ -7,16 +7,18 @@
 
 use std::os::fd::RawFd;
 
+use mfs_core::journal::Kind;
 use mfs_core::path::PATH_MAX;
+use mfs_core::sys;
 
-use crate::fdtable::{self, flag, is_shims, Entry, LOST_TWIN};
-use crate::mirror::{self, Loc};
-use crate::state::{self, Class, Rel, State};
-use crate::sys;
+use crate::coherency;
+use crate::fanout::{self, Loc};
+use crate::fdtable::{self, flag, Entry, LOST_TWIN};
+use crate::place::Class;
+use crate::state::{JournalPath, State};
 
 /// Scans /proc/self/fd and adopts every inherited descriptor.
-pub fn adopt_inherited() {
-    let Some(st) = state::get() else { return };
+pub fn adopt_inherited(st: &State) {
     let Ok(dir) = sys::openat(libc::AT_FDCWD, c"/proc/self/fd", libc::O_RDONLY | libc::O_DIRECTORY, 0) else { return };
     let mut fds = [0 as RawFd; 256];
     let mut count = 0;
@@ -26,36 +28,22 @@ pub fn adopt_inherited() {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let mut off = 0;
-        while off + 19 < n {
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            let name = &buf[off + 19..off + reclen];
-            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-            if let Some(fd) = parse_fd(name) {
-                if fd != dir {
-                    if count == fds.len() {
-                        break 'outer;
-                    }
-                    fds[count] = fd;
-                    count += 1;
+        for fd in sys::dirent_names(&buf[..n]).filter_map(sys::parse_fd_number) {
+            if fd != dir {
+                if count == fds.len() {
+                    break 'outer;
                 }
+                fds[count] = fd;
+                count += 1;
             }
-            off += reclen.max(1);
         }
     }
     sys::close(dir);
     for &fd in &fds[..count] {
-        if fdtable::covers(fd) && !is_shims(fdtable::kind_of(fd)) {
+        if fdtable::covers(fd) && !fdtable::kind_of(fd).is_shims() {
             adopt(st, fd);
         }
     }
-}
-
-fn parse_fd(name: &[u8]) -> Option<RawFd> {
-    if name.is_empty() || name.len() > 9 {
-        return None;
-    }
-    name.iter().try_fold(0 as RawFd, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0') as RawFd))
 }
 
 fn adopt(st: &State, fd: RawFd) {
@@ -65,7 +53,7 @@ fn adopt(st: &State, fd: RawFd) {
         return; // pipes, sockets, anonymous inodes
     }
     let mut scratch = None;
-    let hit = match st.classify_at(libc::AT_FDCWD, &path[..n], &mut scratch) {
+    let hit = match st.place.classify_at(libc::AT_FDCWD, &path[..n], &mut scratch) {
         Class::In { hit, .. } => hit,
         other => {
             fdtable::set_kind(fd, other.fd_kind());
@@ -88,32 +76,33 @@ fn adopt(st: &State, fd: RawFd) {
     if fmt == libc::S_IFDIR {
         flags |= flag::DIR;
     }
-    let mut e = Entry::new(hit.pair, hit.copy, flags, crate::lock::key_of(&stat));
+    let mut e = Entry::new(hit.pair, hit.copy, flags, mfs_core::locks::key_of(&stat));
     if writable && fmt == libc::S_IFREG {
         let loc = Loc::from(hit);
-        for copy in (0..st.pair(loc.pair).copies.len()).filter(|&c| c != loc.origin) {
-            if !st.online(loc.pair, copy) {
+        for other in st.others(loc.pair, loc.origin) {
+            let copy = other.copy;
+            if !other.online {
                 e.twins[copy] = LOST_TWIN;
                 continue;
             }
             let tflags = libc::O_WRONLY | libc::O_CREAT;
-            match mirror::open_on(st, loc.pair, copy, loc.rel, tflags, stat.st_mode & 0o7777) {
+            match fanout::open_on(st, loc.pair, copy, loc.rel, tflags, stat.st_mode & 0o7777) {
                 Ok(Some(t)) => {
                     level(st, fd, &e, t);
                     e.twins[copy] = t;
                 }
                 Ok(None) => {
                     // No room for a twin descriptor: level it now, mirror by path later.
-                    st.journal(loc.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
+                    st.journal(loc.pair, copy, Kind::Dirty, JournalPath::Path(loc.rel));
                 }
                 Err(err) => {
                     e.twins[copy] = LOST_TWIN;
-                    st.mirror_failed(loc.pair, copy, Rel::Path(loc.rel), err);
+                    st.mirror_failed(loc.pair, copy, JournalPath::Path(loc.rel), err);
                 }
             }
         }
     }
-    crate::hooks::open::record(fd, e);
+    fanout::record(fd, e);
 }
 
 /// Makes a twin's content equal to its primary's when their sizes differ.
@@ -123,13 +112,13 @@ fn adopt(st: &State, fd: RawFd) {
 /// starts programs while others append), and a size taken before the lock may already be
 /// stale; truncating the twin to it would cut bytes another writer has just mirrored.
 fn level(st: &State, primary: RawFd, e: &Entry, twin: RawFd) {
-    let _held = crate::hooks::io::lock(st, primary, e);
+    let _held = coherency::lock(st, primary, e);
     let Ok(size) = sys::fstat(primary).map(|s| s.st_size) else { return };
     if sys::fstat(twin).is_ok_and(|s| s.st_size == size) {
         return;
     }
     let Ok((readable, owned)) = sys::readable(primary) else { return };
-    let _ = mirror::level_twin(readable, twin, size, true);
+    let _ = fanout::level_twin(readable, twin, size, true);
     if owned {
         sys::close(readable);
     }

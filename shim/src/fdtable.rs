@@ -10,26 +10,51 @@ use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, At
 
 use mfs_core::config::MAX_COPIES;
 
+use crate::sync::SeqCount;
+
 /// What a slot says about its fd number.
-pub mod kind {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FdKind {
     /// Nothing known: the fd was opened where no hook saw it (or is closed).
-    pub const EMPTY: u8 = 0;
+    Empty = 0,
     /// Seen opened, and outside every pair and not above any root.
-    pub const OUTSIDE: u8 = 1;
+    Outside = 1,
     /// Seen opened: a directory above a root, so paths relative to it may enter a pair.
-    pub const RELATED: u8 = 2;
+    Related = 2,
     /// A descriptor in a pair.
-    pub const MIRRORED: u8 = 3;
+    Mirrored = 3,
     /// One of the shim's own twin descriptors.
-    pub const TWIN: u8 = 4;
+    Twin = 4,
     /// Another descriptor of the shim's own (copy roots, journals, the log file).
-    pub const PRIVATE: u8 = 5;
+    Private = 5,
 }
 
-/// True for kinds whose numbers belong to the shim, not the program.
-#[inline(always)]
-pub fn is_shims(k: u8) -> bool {
-    k == kind::TWIN || k == kind::PRIVATE
+impl FdKind {
+    #[inline(always)]
+    fn from_u8(k: u8) -> FdKind {
+        match k {
+            1 => FdKind::Outside,
+            2 => FdKind::Related,
+            3 => FdKind::Mirrored,
+            4 => FdKind::Twin,
+            5 => FdKind::Private,
+            _ => FdKind::Empty,
+        }
+    }
+
+    /// True for kinds whose numbers belong to the shim, not the program.
+    #[inline(always)]
+    pub fn is_shims(self) -> bool {
+        matches!(self, FdKind::Twin | FdKind::Private)
+    }
+
+    /// True for the kinds that carry no entry and only tell where a path opened: OUTSIDE and
+    /// RELATED.
+    #[inline(always)]
+    pub fn is_plain(self) -> bool {
+        matches!(self, FdKind::Outside | FdKind::Related)
+    }
 }
 
 /// Flag bits of a mirrored slot.
@@ -44,11 +69,11 @@ pub mod flag {
     pub const DIR: u8 = 8;
     /// Reads are served from the first online twin.
     pub const READ_MIRROR: u8 = 16;
-    /// The twins' file offsets may be kept in step with the primary's, so a write can go to
-    /// each twin as a plain write: see [`crate::step`]. Set for write-only, non-appending
-    /// descriptors above 2 that this process opened; cleared for good by anything that could
-    /// let the primary's offset move where no hook sees it.
-    pub const STEP: u8 = 32;
+    /// The twins' file offsets may be kept in lockstep with the primary's, so a write can go
+    /// to each twin as a plain write: see [`crate::lockstep`]. Set for write-only,
+    /// non-appending descriptors above 2 that this process opened; cleared for good by
+    /// anything that could let the primary's offset move where no hook sees it.
+    pub const LOCKSTEP: u8 = 32;
 }
 
 /// No twin descriptor for this copy (the origin itself, or not opened).
@@ -67,14 +92,14 @@ pub struct Entry {
     pub key: u64,
     /// Twin fd per copy index (`NO_TWIN` for the origin).
     pub twins: [RawFd; MAX_COPIES],
-    /// With [`flag::STEP`]: the file's step generation when the twins' offsets were last
-    /// known to equal the primary's (see [`crate::step`]).
-    pub step: u32,
+    /// With [`flag::LOCKSTEP`]: the file's offset generation when the twins' offsets were last
+    /// known to equal the primary's (see [`crate::lockstep`]).
+    pub level_at: u32,
 }
 
 impl Entry {
     pub fn new(pair: usize, origin: usize, flags: u8, key: u64) -> Entry {
-        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES], step: 0 }
+        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES], level_at: 0 }
     }
 
     pub fn has(&self, f: u8) -> bool {
@@ -94,16 +119,16 @@ impl Entry {
 
 #[repr(C, align(64))]
 struct Slot {
-    seq: AtomicU32,
+    seq: SeqCount,
     kind: AtomicU8,
     pair: AtomicU8,
     origin: AtomicU8,
     flags: AtomicU8,
     key: AtomicU64,
     twins: [AtomicI32; MAX_COPIES],
-    step: AtomicU32,
-    /// Plain twin writes since the offsets were last compared (see [`count_step_write`]).
-    step_writes: AtomicU32,
+    level_at: AtomicU32,
+    /// Plain twin writes since the offsets were last compared (see [`count_plain_write`]).
+    plain_writes: AtomicU32,
 }
 
 static TABLE: AtomicPtr<Slot> = AtomicPtr::new(std::ptr::null_mut());
@@ -154,8 +179,8 @@ fn slot(fd: RawFd) -> Option<&'static Slot> {
 
 /// The slot's kind (EMPTY for numbers the table does not cover).
 #[inline(always)]
-pub fn kind_of(fd: RawFd) -> u8 {
-    slot(fd).map_or(kind::EMPTY, |s| s.kind.load(Ordering::Acquire))
+pub fn kind_of(fd: RawFd) -> FdKind {
+    slot(fd).map_or(FdKind::Empty, |s| FdKind::from_u8(s.kind.load(Ordering::Acquire)))
 }
 
 /// True when the table covers `fd`.
@@ -168,7 +193,7 @@ pub fn covers(fd: RawFd) -> bool {
 #[inline(always)]
 pub fn flags_of(fd: RawFd) -> Option<u8> {
     let s = slot(fd)?;
-    if s.kind.load(Ordering::Acquire) != kind::MIRRORED {
+    if s.kind.load(Ordering::Acquire) != FdKind::Mirrored as u8 {
         return None;
     }
     Some(s.flags.load(Ordering::Relaxed))
@@ -178,7 +203,7 @@ pub fn flags_of(fd: RawFd) -> Option<u8> {
 #[inline(always)]
 pub fn get(fd: RawFd) -> Option<Entry> {
     let s = slot(fd)?;
-    if s.kind.load(Ordering::Acquire) != kind::MIRRORED {
+    if s.kind.load(Ordering::Acquire) != FdKind::Mirrored as u8 {
         return None;
     }
     read_consistent(s)
@@ -186,12 +211,7 @@ pub fn get(fd: RawFd) -> Option<Entry> {
 
 #[inline]
 fn read_consistent(s: &Slot) -> Option<Entry> {
-    loop {
-        let seq = s.seq.load(Ordering::Acquire);
-        if seq & 1 == 1 {
-            std::hint::spin_loop();
-            continue;
-        }
+    let (kind, e) = s.seq.read(|| {
         let kind = s.kind.load(Ordering::Acquire);
         let mut e = Entry::new(
             s.pair.load(Ordering::Relaxed) as usize,
@@ -202,32 +222,16 @@ fn read_consistent(s: &Slot) -> Option<Entry> {
         for (t, a) in e.twins.iter_mut().zip(&s.twins) {
             *t = a.load(Ordering::Relaxed);
         }
-        e.step = s.step.load(Ordering::Relaxed);
-        std::sync::atomic::fence(Ordering::Acquire);
-        if s.seq.load(Ordering::Relaxed) == seq {
-            return (kind == kind::MIRRORED).then_some(e);
-        }
-    }
+        e.level_at = s.level_at.load(Ordering::Relaxed);
+        (kind, e)
+    });
+    (kind == FdKind::Mirrored as u8).then_some(e)
 }
 
+/// Writes a slot's fields. Writers of one fd number are serialised by the program (it owns
+/// the number); the sequence counter keeps readers from seeing a half-written entry.
 fn write_with(s: &Slot, f: impl FnOnce(&Slot)) {
-    // Writers of one fd number are serialised by the program (it owns the number); the CAS
-    // only guards against a signal handler re-entering mid-write.
-    let mut seq = s.seq.load(Ordering::Relaxed);
-    loop {
-        if seq & 1 == 1 {
-            std::hint::spin_loop();
-            seq = s.seq.load(Ordering::Relaxed);
-            continue;
-        }
-        match s.seq.compare_exchange_weak(seq, seq + 1, Ordering::Acquire, Ordering::Relaxed) {
-            Ok(_) => break,
-            Err(cur) => seq = cur,
-        }
-    }
-    std::sync::atomic::fence(Ordering::Release);
-    f(s);
-    s.seq.store(seq + 2, Ordering::Release);
+    s.seq.write(|| f(s));
 }
 
 /// Records a mirrored fd.
@@ -242,37 +246,41 @@ pub fn set(fd: RawFd, e: &Entry) {
         for (a, &t) in s.twins.iter().zip(&e.twins) {
             a.store(t, Ordering::Relaxed);
         }
-        s.step.store(e.step, Ordering::Relaxed);
-        s.step_writes.store(0, Ordering::Relaxed);
-        s.kind.store(kind::MIRRORED, Ordering::Release);
+        s.level_at.store(e.level_at, Ordering::Relaxed);
+        s.plain_writes.store(0, Ordering::Relaxed);
+        s.kind.store(FdKind::Mirrored as u8, Ordering::Release);
     });
 }
 
-/// The slot's kind, and when it is OUTSIDE or RELATED (a plain kind, no entry), the slot is
-/// emptied: what `close` needs, in one lookup.
+/// What `close` needs, in one lookup: `None` for a number the shim tracks nothing for
+/// (EMPTY, or OUTSIDE and RELATED, which carry no entry and are emptied on the way), else the
+/// slot's kind (MIRRORED or one of the shim's own).
 #[inline(always)]
-pub fn forget_plain(fd: RawFd) -> u8 {
-    let Some(s) = slot(fd) else { return kind::EMPTY };
+pub fn forget_plain(fd: RawFd) -> Option<FdKind> {
+    let s = slot(fd)?;
     let k = s.kind.load(Ordering::Acquire);
-    if k == kind::OUTSIDE || k == kind::RELATED {
-        s.kind.store(kind::EMPTY, Ordering::Release);
+    if k < FdKind::Mirrored as u8 {
+        if k != FdKind::Empty as u8 {
+            s.kind.store(FdKind::Empty as u8, Ordering::Release);
+        }
+        return None;
     }
-    k
+    Some(FdKind::from_u8(k))
 }
 
-/// Sets a slot's kind (EMPTY, OUTSIDE, RELATED), dropping anything it held.
+/// Sets a slot's kind, dropping any entry it held (a MIRRORED slot is recorded with [`set`]).
 #[inline(always)]
-pub fn set_kind(fd: RawFd, k: u8) {
+pub fn set_kind(fd: RawFd, k: FdKind) {
     if let Some(s) = slot(fd) {
         let cur = s.kind.load(Ordering::Relaxed);
-        if cur == k {
+        if cur == k as u8 {
             return;
         }
-        if cur == kind::MIRRORED || k == kind::MIRRORED {
-            write_with(s, |s| s.kind.store(k, Ordering::Release));
+        if cur == FdKind::Mirrored as u8 || k == FdKind::Mirrored {
+            write_with(s, |s| s.kind.store(k as u8, Ordering::Release));
         } else {
             // No multi-field entry is involved: a plain store is consistent.
-            s.kind.store(k, Ordering::Release);
+            s.kind.store(k as u8, Ordering::Release);
         }
     }
 }
@@ -282,20 +290,20 @@ pub fn set_twin(twin: RawFd, owner: RawFd) {
     let Some(s) = slot(twin) else { return };
     write_with(s, |s| {
         s.twins[0].store(owner, Ordering::Relaxed);
-        s.kind.store(kind::TWIN, Ordering::Release);
+        s.kind.store(FdKind::Twin as u8, Ordering::Release);
     });
 }
 
 /// The primary fd that owns twin `fd`.
 pub fn twin_owner(fd: RawFd) -> Option<RawFd> {
     let s = slot(fd)?;
-    (s.kind.load(Ordering::Acquire) == kind::TWIN).then(|| s.twins[0].load(Ordering::Relaxed))
+    (s.kind.load(Ordering::Acquire) == FdKind::Twin as u8).then(|| s.twins[0].load(Ordering::Relaxed))
 }
 
 /// Sets flag bits on a mirrored slot.
 pub fn add_flags(fd: RawFd, f: u8) {
     if let Some(s) = slot(fd) {
-        if s.kind.load(Ordering::Acquire) == kind::MIRRORED {
+        if s.kind.load(Ordering::Acquire) == FdKind::Mirrored as u8 {
             s.flags.fetch_or(f, Ordering::AcqRel);
         }
     }
@@ -304,41 +312,41 @@ pub fn add_flags(fd: RawFd, f: u8) {
 /// Clears flag bits on a mirrored slot.
 pub fn clear_flags(fd: RawFd, f: u8) {
     if let Some(s) = slot(fd) {
-        if s.kind.load(Ordering::Acquire) == kind::MIRRORED {
+        if s.kind.load(Ordering::Acquire) == FdKind::Mirrored as u8 {
             s.flags.fetch_and(!f, Ordering::AcqRel);
         }
     }
 }
 
-/// Records that the twins of `fd` are level in offset with it as of step generation `gen`.
+/// Records that the twins of `fd` are level in offset with it as of offset generation `gen`.
 /// Called under the file's coherency lock.
-pub fn set_step(fd: RawFd, gen: u32) {
+pub fn set_level_at(fd: RawFd, gen: u32) {
     if let Some(s) = slot(fd) {
-        s.step.store(gen, Ordering::Relaxed);
+        s.level_at.store(gen, Ordering::Relaxed);
     }
 }
 
-/// Counts one plain twin write on `fd`; true every [`STEP_CHECK_EVERY`] writes, when the
+/// Counts one plain twin write on `fd`; true every [`OFFSET_CHECK_EVERY`] writes, when the
 /// caller compares the offsets. Called under the file's coherency lock.
 #[inline(always)]
-pub fn count_step_write(fd: RawFd) -> bool {
+pub fn count_plain_write(fd: RawFd) -> bool {
     let Some(s) = slot(fd) else { return false };
-    let n = s.step_writes.load(Ordering::Relaxed).wrapping_add(1);
-    s.step_writes.store(n, Ordering::Relaxed);
-    n % STEP_CHECK_EVERY == 0
+    let n = s.plain_writes.load(Ordering::Relaxed).wrapping_add(1);
+    s.plain_writes.store(n, Ordering::Relaxed);
+    n % OFFSET_CHECK_EVERY == 0
 }
 
 /// How often plain twin writes on one descriptor are followed by a comparison of offsets.
-pub const STEP_CHECK_EVERY: u32 = 64;
+pub const OFFSET_CHECK_EVERY: u32 = 64;
 
 /// Replaces one twin of a mirrored slot. A slot left without a twin for a copy loses
-/// [`flag::STEP`], which promises one on every copy.
+/// [`flag::LOCKSTEP`], which promises one on every copy.
 pub fn set_twin_of(fd: RawFd, copy: usize, twin: RawFd) {
     if let Some(s) = slot(fd) {
         write_with(s, |s| {
             s.twins[copy].store(twin, Ordering::Relaxed);
             if twin < 0 {
-                s.flags.fetch_and(!flag::STEP, Ordering::Relaxed);
+                s.flags.fetch_and(!flag::LOCKSTEP, Ordering::Relaxed);
             }
         });
     }

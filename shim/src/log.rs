@@ -65,9 +65,9 @@ pub fn init(filter: Option<&str>, file: Option<&std::ffi::CStr>, fd_base: i32) {
     }
     if let Some(path) = file {
         let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT;
-        if let Ok(fd) = crate::sys::openat(libc::AT_FDCWD, path, flags, 0o600) {
-            let fd = crate::sys::move_high(fd, fd_base);
-            crate::fdtable::set_kind(fd, crate::fdtable::kind::PRIVATE);
+        if let Ok(fd) = mfs_core::sys::openat(libc::AT_FDCWD, path, flags, 0o600) {
+            let fd = mfs_core::sys::move_high(fd, fd_base);
+            crate::fdtable::set_kind(fd, crate::fdtable::FdKind::Private);
             FD.store(fd, Ordering::Relaxed);
         }
     }
@@ -101,10 +101,10 @@ impl std::fmt::Write for Line {
 /// Writes one line (used by the macros; formatting happens in a stack buffer).
 pub fn emit(level: Level, args: std::fmt::Arguments<'_>) {
     let mut line = Line { buf: [0; 1024], len: 0 };
-    let _ = write!(line, "mfs[{}] {:?}: ", crate::sys::getpid(), level);
+    let _ = write!(line, "mfs[{}] {:?}: ", mfs_core::sys::getpid(), level);
     let _ = line.write_fmt(args);
     line.buf[line.len] = b'\n';
-    let _ = crate::sys::write(FD.load(Ordering::Relaxed), &line.buf[..=line.len]);
+    let _ = mfs_core::sys::write(FD.load(Ordering::Relaxed), &line.buf[..=line.len]);
 }
 
 #[macro_export]

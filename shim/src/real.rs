@@ -63,7 +63,7 @@ macro_rules! missing_minus_one {
     ($($t:ty),*) => {$(
         impl Missing for $t {
             fn missing() -> Self {
-                crate::sys::set_errno(libc::ENOSYS);
+                mfs_core::sys::set_errno(libc::ENOSYS);
                 -1
             }
         }
@@ -73,14 +73,14 @@ missing_minus_one!(i32, i64, isize);
 
 impl<T> Missing for *mut T {
     fn missing() -> Self {
-        crate::sys::set_errno(libc::ENOSYS);
+        mfs_core::sys::set_errno(libc::ENOSYS);
         std::ptr::null_mut()
     }
 }
 
 impl Missing for usize {
     fn missing() -> Self {
-        crate::sys::set_errno(libc::ENOSYS);
+        mfs_core::sys::set_errno(libc::ENOSYS);
         0
     }
 }
@@ -390,7 +390,7 @@ pub mod direct {
 
     use libc::{c_char, c_int, c_long, c_void, mode_t, size_t, ssize_t};
 
-    use crate::sys;
+    use mfs_core::sys;
 
     /// `__libc_single_threaded` when the conditions above hold, else null.
     static SINGLE: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());

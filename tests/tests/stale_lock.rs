@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mfs_tests::{compare_trees, Mirroring, Scratch};
 
-/// Layout of `STATE/locks.v3` (shim/src/lock.rs): a 4096-byte header, then 4096 slots of 64
+/// Layout of `STATE/locks.v3` (core/src/shared.rs): a 4096-byte header, then 4096 slots of 64
 /// bytes, each starting with the 32-bit lock word (the holder's thread id) and, at byte 8, the
 /// 64-bit key of the file being written.
 const HEADER: u64 = 4096;

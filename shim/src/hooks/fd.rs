@@ -1,5 +1,5 @@
-//! Descriptor management: close, close_range, closefrom, dup, dup2, dup3, fcntl; fork; the
-//! current directory (chdir, fchdir).
+//! Descriptor management: close, close_range, closefrom, dup, dup2, dup3, fcntl; fork, vfork
+//! and the spawning calls; the current directory (chdir, fchdir).
 //!
 //! Twin and other shim descriptors are invisible to the program: closing one of their numbers
 //! fails with EBADF as if nothing were open there, dup2/dup3 onto one moves the shim's
@@ -9,22 +9,24 @@ use std::os::fd::RawFd;
 
 use libc::{c_char, c_int, c_uint, c_ulong};
 
+use mfs_core::sys::{self, ErrnoGuard};
+
 use super::{hooks, trampolines};
-use crate::fdtable::{self, flag, is_shims, kind, Entry};
-use crate::mirror;
+use crate::fanout;
+use crate::fdtable::{self, flag, Entry, FdKind};
+use crate::life;
+use crate::lockstep;
+use crate::owner::owns_memory;
 use crate::real;
-use crate::state::{self, cwd};
-use crate::step;
-use crate::sys::{self, ErrnoGuard};
 
 /// Forgets a mirrored fd and closes its twins (after the program's fd is gone).
 fn forget(fd: RawFd, e: &Entry) {
-    if !state::owns_memory() {
+    if !owns_memory() {
         return;
     }
-    fdtable::set_kind(fd, kind::EMPTY);
+    fdtable::set_kind(fd, FdKind::Empty);
     for (_, t) in e.open_twins() {
-        mirror::close_own(t);
+        fanout::close_own(t);
     }
 }
 
@@ -33,60 +35,59 @@ fn before_close(fd: RawFd, e: &Entry) {
     // Descriptors 0 to 2 carry libc's own output (error(), perror()) written where no hook
     // sees it, like every stdio-written descriptor: level them before they go.
     if e.has(flag::STDIO) || fd <= 2 {
-        crate::hooks::stdio::sync_fd(fd);
+        crate::streams::sync_fd(fd);
     }
     if e.has(flag::WRITABLE) {
-        crate::hooks::mmap::sync_file(e.key);
+        crate::mappings::sync_file(e.key);
     }
 }
 
 /// Gives `newfd` the same mirroring as `oldfd` (after a successful dup of oldfd onto newfd).
 fn inherit(oldfd: RawFd, newfd: RawFd) {
     let k = fdtable::kind_of(oldfd);
-    if k != kind::MIRRORED {
-        if state::owns_memory() {
-            fdtable::set_kind(newfd, if k == kind::OUTSIDE || k == kind::RELATED { k } else { kind::EMPTY });
+    if k != FdKind::Mirrored {
+        if owns_memory() {
+            fdtable::set_kind(newfd, if k.is_plain() { k } else { FdKind::Empty });
         }
         return;
     }
-    let (Some(e), Some(st)) = (fdtable::get(oldfd), state::get()) else { return };
-    if !state::owns_memory() {
+    let (Some(e), Some(st)) = (fdtable::get(oldfd), life::get()) else { return };
+    if !owns_memory() {
         return;
     }
     let mut copy = e;
-    if e.has(flag::STEP) && !(step::allowed_on(oldfd) && step::allowed_on(newfd)) {
+    if e.has(flag::LOCKSTEP) && !(lockstep::allowed_on(oldfd) && lockstep::allowed_on(newfd)) {
         // Onto 0 to 2, where libc writes without a hook: the description's offset can move
         // without the twins' from now on.
-        copy.flags &= !flag::STEP;
-        step::end_for_file(e.key);
+        copy.flags &= !flag::LOCKSTEP;
+        lockstep::end_for_file(e.key);
     }
     for t in copy.twins.iter_mut().filter(|t| **t >= 0) {
         *t = match sys::dup_at_least(*t, st.fd_base) {
             Ok(d) => d,
             Err(_) => {
-                copy.flags &= !flag::STEP;
+                copy.flags &= !flag::LOCKSTEP;
                 fdtable::LOST_TWIN
             }
         };
     }
-    crate::hooks::open::record(newfd, copy);
+    fanout::record(newfd, copy);
 }
 
 /// The program is about to reuse number `fd` (dup2/dup3 target): move a shim descriptor off
 /// it, or forget the mirrored fd that the implicit close will end.
 fn clear_target(fd: RawFd) {
-    let k = fdtable::kind_of(fd);
-    if !is_shims(k) || !state::owns_memory() {
+    if !fdtable::kind_of(fd).is_shims() || !owns_memory() {
         return;
     }
-    let Some(st) = state::get() else { return };
+    let Some(st) = life::get() else { return };
     match fdtable::twin_owner(fd) {
         Some(owner) => {
             if let (Some(e), Ok(new)) = (fdtable::get(owner), sys::dup_at_least(fd, st.fd_base)) {
                 if let Some(copy) = e.twins.iter().position(|&t| t == fd) {
                     fdtable::set_twin_of(owner, copy, new);
                     fdtable::set_twin(new, owner);
-                    fdtable::set_kind(fd, kind::EMPTY);
+                    fdtable::set_kind(fd, FdKind::Empty);
                     sys::close(fd);
                 } else {
                     sys::close(new);
@@ -100,7 +101,7 @@ fn clear_target(fd: RawFd) {
 fn dup2_like(oldfd: c_int, newfd: c_int, real: impl FnOnce() -> c_int) -> c_int {
     if fdtable::covers(newfd) {
         let k = fdtable::kind_of(newfd);
-        if is_shims(fdtable::kind_of(oldfd)) {
+        if fdtable::kind_of(oldfd).is_shims() {
             sys::set_errno(libc::EBADF);
             return -1;
         }
@@ -108,7 +109,7 @@ fn dup2_like(oldfd: c_int, newfd: c_int, real: impl FnOnce() -> c_int) -> c_int 
             return real();
         }
         clear_target(newfd);
-        let prior = if k == kind::MIRRORED { fdtable::get(newfd) } else { None };
+        let prior = if k == FdKind::Mirrored { fdtable::get(newfd) } else { None };
         if let Some(e) = &prior {
             before_close(newfd, e);
         }
@@ -129,8 +130,8 @@ fn dup2_like(oldfd: c_int, newfd: c_int, real: impl FnOnce() -> c_int) -> c_int 
 
 /// `close` of a mirrored descriptor or one of the shim's own.
 #[inline(never)]
-fn close_tracked(fd: RawFd, k: u8) -> c_int {
-    if k != kind::MIRRORED {
+fn close_tracked(fd: RawFd, k: FdKind) -> c_int {
+    if k != FdKind::Mirrored {
         // Not the program's descriptor: as far as it can tell, nothing is open here.
         sys::set_errno(libc::EBADF);
         return -1;
@@ -148,7 +149,7 @@ fn close_tracked(fd: RawFd, k: u8) -> c_int {
 /// Closes [first, last] around the shim's descriptors, forgetting mirrored ones.
 fn close_range_around(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     let cap = fdtable::capacity() as u64;
-    if flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0 || !state::owns_memory() || cap == 0 {
+    if flags & libc::CLOSE_RANGE_CLOEXEC as c_int != 0 || !owns_memory() || cap == 0 {
         // Marking close-on-exec changes nothing for the shim (its descriptors already are),
         // and a vfork child's closes are its own: the parent's table is untouched.
         return unsafe { real::close_range(first, last, flags) };
@@ -159,18 +160,18 @@ fn close_range_around(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     let mut fd = start;
     while fd <= end && fd < cap {
         let k = fdtable::kind_of(fd as RawFd);
-        if is_shims(k) {
+        if k.is_shims() {
             if fd > start {
                 r |= unsafe { real::close_range(start as c_uint, (fd - 1) as c_uint, flags) };
             }
             start = fd + 1;
-        } else if k == kind::MIRRORED {
+        } else if k == FdKind::Mirrored {
             if let Some(e) = fdtable::get(fd as RawFd) {
                 before_close(fd as RawFd, &e);
                 forget(fd as RawFd, &e);
             }
-        } else if k != kind::EMPTY {
-            fdtable::set_kind(fd as RawFd, kind::EMPTY);
+        } else if k != FdKind::Empty {
+            fdtable::set_kind(fd as RawFd, FdKind::Empty);
         }
         fd += 1;
     }
@@ -184,25 +185,18 @@ fn close_range_around(first: c_uint, last: c_uint, flags: c_int) -> c_int {
     }
 }
 
-/// The process is about to create another one (posix_spawn, system and popen run no atfork
-/// handler): its descriptors stop using plain twin writes.
-fn spawning() {
-    if state::get().is_some() {
-        let _errno = ErrnoGuard::save();
-        step::end_for_all();
-    }
-}
-
 fn after_chdir(r: c_int) -> c_int {
-    if r == 0 && state::get().is_some() {
-        let _errno = ErrnoGuard::save();
-        cwd::refresh();
+    if r == 0 {
+        if let Some(st) = life::get() {
+            let _errno = ErrnoGuard::save();
+            st.place.refresh_cwd();
+        }
     }
     r
 }
 
 fn duped(oldfd: c_int, r: c_int) -> c_int {
-    if r >= 0 && fdtable::kind_of(oldfd) != kind::EMPTY {
+    if r >= 0 && fdtable::kind_of(oldfd) != FdKind::Empty {
         let _errno = ErrnoGuard::save();
         inherit(oldfd, r);
     }
@@ -214,28 +208,28 @@ hooks! {
         // OUTSIDE and RELATED slots are emptied on the way: forgetting one is harmless even
         // from a vfork child (the parent's next use of the number only takes the slow path).
         match fdtable::forget_plain(fd) {
-            kind::EMPTY | kind::OUTSIDE | kind::RELATED => match real::direct::close(fd) {
+            None => match real::direct::close(fd) {
                 Some(r) => r,
                 None => unsafe { real::close(fd) },
             },
-            k => close_tracked(fd, k),
+            Some(k) => close_tracked(fd, k),
         }
     }
     fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
-        if state::get().is_none() || first > last {
+        if life::get().is_none() || first > last {
             return unsafe { real::close_range(first, last, flags) };
         }
         close_range_around(first, last, flags)
     }
     fn closefrom(lowfd: c_int) -> () {
-        if state::get().is_none() || lowfd < 0 {
+        if life::get().is_none() || lowfd < 0 {
             return unsafe { real::closefrom(lowfd) };
         }
         let _errno = ErrnoGuard::save();
         close_range_around(lowfd as c_uint, c_uint::MAX, 0);
     }
     fn dup(fd: c_int) -> c_int {
-        if is_shims(fdtable::kind_of(fd)) {
+        if fdtable::kind_of(fd).is_shims() {
             sys::set_errno(libc::EBADF);
             return -1;
         }
@@ -250,10 +244,10 @@ hooks! {
     }
     fn mfs_rs_fcntl(fd: c_int, cmd: c_int, arg: c_ulong) -> c_int {
         let k = fdtable::kind_of(fd);
-        if k == kind::EMPTY {
+        if k == FdKind::Empty {
             return unsafe { real::variadic::call_fcntl(fd, cmd, arg) };
         }
-        if is_shims(k) {
+        if k.is_shims() {
             sys::set_errno(libc::EBADF);
             return -1;
         }
@@ -263,11 +257,11 @@ hooks! {
         }
         match cmd {
             libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => duped(fd, r),
-            libc::F_SETFL if k == kind::MIRRORED && state::owns_memory() => {
+            libc::F_SETFL if k == FdKind::Mirrored && owns_memory() => {
                 if arg as c_int & libc::O_APPEND != 0 {
                     // Every descriptor of the description now appends, whatever its flags say.
                     if let Some(e) = fdtable::get(fd) {
-                        step::end_for_file(e.key);
+                        lockstep::end_for_file(e.key);
                     }
                     fdtable::add_flags(fd, flag::APPEND);
                 } else {
@@ -279,22 +273,22 @@ hooks! {
         }
     }
     fn fork() -> libc::pid_t {
-        // libc's fork runs the atfork handlers, where plain twin writes end (see `state`).
+        // libc's fork runs the atfork handlers, where plain twin writes end (see `life`).
         let r = unsafe { real::fork() };
         if r == 0 {
             let _errno = ErrnoGuard::save();
-            state::after_fork_child();
+            life::after_fork_child();
         }
         r
     }
     #[allow(non_snake_case)]
     fn _Fork() -> libc::pid_t {
         // _Fork runs no atfork handler.
-        spawning();
+        life::before_spawn();
         let r = unsafe { real::_Fork() };
         if r == 0 {
             let _errno = ErrnoGuard::save();
-            state::after_fork_child();
+            life::after_fork_child();
         }
         r
     }
@@ -306,7 +300,7 @@ hooks! {
         argv: *const *mut c_char,
         envp: *const *mut c_char,
     ) -> c_int {
-        spawning();
+        life::before_spawn();
         unsafe { real::posix_spawn(pid, path, actions, attr, argv, envp) }
     }
     fn posix_spawnp(
@@ -317,15 +311,15 @@ hooks! {
         argv: *const *mut c_char,
         envp: *const *mut c_char,
     ) -> c_int {
-        spawning();
+        life::before_spawn();
         unsafe { real::posix_spawnp(pid, file, actions, attr, argv, envp) }
     }
     fn system(cmd: *const c_char) -> c_int {
-        spawning();
+        life::before_spawn();
         unsafe { real::system(cmd) }
     }
     fn popen(cmd: *const c_char, mode: *const c_char) -> *mut libc::FILE {
-        spawning();
+        life::before_spawn();
         unsafe { real::popen(cmd, mode) }
     }
     fn chdir(path: *const c_char) -> c_int {
@@ -337,11 +331,11 @@ hooks! {
         after_chdir(r)
     }
     fn closedir(d: *mut libc::DIR) -> c_int {
-        if !d.is_null() && state::get().is_some() && state::owns_memory() {
+        if !d.is_null() && life::get().is_some() && owns_memory() {
             // SAFETY: a DIR the program opened and has not closed yet.
             let fd = unsafe { libc::dirfd(d) };
-            if fd >= 0 && !is_shims(fdtable::kind_of(fd)) {
-                fdtable::set_kind(fd, kind::EMPTY);
+            if fd >= 0 && !fdtable::kind_of(fd).is_shims() {
+                fdtable::set_kind(fd, FdKind::Empty);
             }
         }
         unsafe { real::closedir(d) }
@@ -352,15 +346,6 @@ trampolines! {
     fcntl => mfs_c_fcntl;
     fcntl64 => mfs_c_fcntl;
 }
-
-/// Runs in the parent just before libc's vfork (see [`vfork`]).
-extern "C" fn note_vfork() {
-    let _errno = ErrnoGuard::save();
-    state::before_vfork();
-}
-
-/// libc's vfork, resolved by the constructor (or on first use of any hook).
-pub static REAL_VFORK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Falls back to fork when libc's vfork could not be resolved (fork is a valid vfork).
 extern "C" fn vfork_fallback() -> libc::pid_t {
@@ -388,8 +373,8 @@ macro_rules! vfork_hook {
                 "jmp rax",
                 "2:",
                 "jmp {fallback}",
-                note = sym note_vfork,
-                real = sym REAL_VFORK,
+                note = sym life::before_vfork,
+                real = sym life::REAL_VFORK,
                 fallback = sym vfork_fallback,
             );
         }
@@ -397,10 +382,3 @@ macro_rules! vfork_hook {
 }
 
 vfork_hook!(vfork, __vfork);
-
-/// Resolves libc's vfork for the hook above.
-pub fn resolve_vfork() {
-    // SAFETY: dlsym with a NUL-terminated name.
-    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, c"vfork".as_ptr()) } as usize;
-    REAL_VFORK.store(p, std::sync::atomic::Ordering::Relaxed);
-}

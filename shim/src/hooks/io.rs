@@ -1,150 +1,23 @@
-//! Data calls: the write family, reads (for `read_from = "mirror"`), truncation, allocation,
-//! syncing, and the in-kernel copies (copy_file_range, sendfile, splice, FICLONE).
-//!
-//! The write path uses only the fd table, the coherency lock and raw system calls: no
-//! allocation and no lock a signal handler could deadlock on.
+//! Data calls: the write family, seeks, reads (for `read_from = "mirror"`), truncation,
+//! allocation, syncing, and the in-kernel copies (copy_file_range, sendfile, splice, FICLONE).
+//! The mirroring itself is [`crate::writes`].
 
 use std::os::fd::RawFd;
 
 use libc::{c_int, c_uint, c_ulong, c_void, iovec, off64_t, off_t, size_t, ssize_t};
+use mfs_core::sys::{self, ErrnoGuard, SysResult};
 
-use super::{hooks, protect, trampolines};
+use super::{hooks, trampolines};
+use crate::bufs::{iovs, Bufs};
+use crate::coherency;
+use crate::edge::finish;
+use crate::fanout::PathOp;
 use crate::fdtable::{self, flag, Entry};
-use crate::lock::{Held, Recovered};
-use crate::mirror;
+use crate::life;
 use crate::real;
-use crate::state::{self, Rel, State};
-use crate::step;
-use crate::sys::{self, Errno, ErrnoGuard, SysResult};
+use crate::state::State;
+use crate::writes::{self, copy_into, mirror_fd_op, mirror_range};
 
-/// The coherency lock of one file, held for one change.
-///
-/// Dropping it releases the lock. Unless [`Locked::keep_step`] was called, the file's step
-/// generation advances first: the change may have moved the primary's offset without the
-/// twins' (see [`crate::step`]).
-pub(crate) struct Locked<'a> {
-    held: Held<'a>,
-    key: u64,
-    in_step: bool,
-}
-
-impl Locked<'_> {
-    /// True when this call holds the lock outright: not nested in a holder of this thread,
-    /// not taken over from a holder that died, not given up on.
-    #[inline(always)]
-    fn exclusive(&self) -> bool {
-        matches!(self.held, Held::Locked { recovered: Recovered::Clean, .. })
-    }
-
-    /// The change left every descriptor's offset as level with its twins' as it found it.
-    #[inline(always)]
-    fn keep_step(&mut self) {
-        self.in_step = true;
-    }
-}
-
-impl Drop for Locked<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        if !self.in_step {
-            step::moved(self.key);
-        }
-    }
-}
-
-/// Takes the coherency lock of a mirrored file (held as unprotected when no lock table is
-/// available, and the file journaled).
-#[inline(always)]
-pub(crate) fn lock<'a>(st: &'a State, fd: RawFd, e: &Entry) -> Locked<'a> {
-    let held = match st.locks() {
-        Some(t) => t.lock(e.key),
-        None => Held::Unprotected,
-    };
-    if !matches!(held, Held::Locked { recovered: Recovered::Clean, .. } | Held::Covered) {
-        journal_unsafe(st, fd, e, &held);
-    }
-    Locked { held, key: e.key, in_step: false }
-}
-
-/// Journals the file of a write the lock could not protect, or the file a dead holder left
-/// half written.
-#[cold]
-#[inline(never)]
-fn journal_unsafe(st: &State, fd: RawFd, e: &Entry, held: &Held<'_>) {
-    let _errno = ErrnoGuard::save();
-    let rel = match held {
-        // A writer died between its primary and twin writes: that file may differ.
-        Held::Locked { recovered: Recovered::Died(k), .. } if *k != e.key => Rel::Path(b""),
-        _ => Rel::Fd(fd),
-    };
-    for copy in (0..st.pair(e.pair).copies.len()).filter(|&c| c != e.origin) {
-        st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, rel);
-    }
-}
-
-/// Mirrors `n` bytes that the primary just took at `off` onto every twin.
-fn write_twins(st: &State, fd: RawFd, e: &Entry, bufs: Bufs<'_>, n: usize, off: off_t) -> Result<(), Errno> {
-    // Copies without a twin descriptor (none could be kept) are written through a moment's
-    // open of the same file.
-    let mut by_path = |_copy: usize, dir: RawFd, name: &std::ffi::CStr| -> SysResult<()> {
-        let t = sys::openat(dir, name, libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
-        let r = bufs.pwrite_prefix(t, n, off);
-        sys::close(t);
-        r
-    };
-    mirror::fanout_fd(st, fd, e, |t| bufs.pwrite_prefix(t, n, off), Some(&mut by_path))
-}
-
-/// Where the bytes of a write come from.
-#[derive(Clone, Copy)]
-enum Bufs<'a> {
-    One(*const c_void),
-    Vec(&'a [iovec]),
-}
-
-impl Bufs<'_> {
-    /// Calls `f` on each non-empty piece of the first `n` bytes, in order, with the piece's
-    /// position from the start.
-    #[inline(always)]
-    fn pieces(&self, n: usize, mut f: impl FnMut(&[u8], usize) -> SysResult<()>) -> SysResult<()> {
-        match *self {
-            Bufs::One(p) => {
-                // SAFETY: the primary write just read `n` bytes from this buffer.
-                f(unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n) }, 0)
-            }
-            Bufs::Vec(iov) => {
-                let mut at = 0;
-                for v in iov {
-                    if at == n {
-                        break;
-                    }
-                    let k = v.iov_len.min(n - at);
-                    if k == 0 {
-                        continue;
-                    }
-                    // SAFETY: as above, for each vector element the primary consumed.
-                    f(unsafe { std::slice::from_raw_parts(v.iov_base.cast::<u8>(), k) }, at)?;
-                    at += k;
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// Writes the first `n` bytes at `off` on `t`.
-    fn pwrite_prefix(&self, t: RawFd, n: usize, off: off_t) -> SysResult<()> {
-        self.pieces(n, |b, at| sys::pwrite_all(t, b, off + at as off_t))
-    }
-
-    /// Writes the first `n` bytes at `t`'s own offset.
-    #[inline(always)]
-    fn write_prefix(&self, t: RawFd, n: usize) -> SysResult<()> {
-        self.pieces(n, |b, _| sys::write_all(t, b))
-    }
-}
-
-/// The shared body of write and writev: lock, write the primary, mirror at the offset the
-/// bytes landed on.
 #[inline(always)]
 fn write_like(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssize_t {
     if fdtable::flags_of(fd).is_none_or(|f| f & flag::WRITABLE == 0) {
@@ -157,193 +30,8 @@ fn write_like(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssiz
 #[inline(never)]
 fn write_tracked(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) -> ssize_t {
     let Some(e) = fdtable::get(fd) else { return real() };
-    let Some(st) = state::get() else { return real() };
-    write_mirrored(st, fd, &e, bufs, None, true, real)
-}
-
-/// Writes to a mirrored descriptor: at `at`, or at its offset when `None`; `moves` tells
-/// whether the call moves the descriptor's offset.
-#[inline(never)]
-fn write_mirrored(
-    st: &State,
-    fd: RawFd,
-    e: &Entry,
-    bufs: Bufs<'_>,
-    at: Option<off_t>,
-    moves: bool,
-    real: impl FnOnce() -> ssize_t,
-) -> ssize_t {
-    let mut held = lock(st, fd, e);
-    if at.is_none() && in_step(st, e, &held) {
-        return write_in_step(st, fd, e, bufs, held, real);
-    }
-    let r = real();
-    if r <= 0 || !moves {
-        // Nothing was written, or the offset stays where it was.
-        held.keep_step();
-        if r <= 0 {
-            return r;
-        }
-    }
-    let mut errno = ErrnoGuard::save();
-    let result = protect(
-        || {
-            mirror_journal(st, fd, e);
-            Ok(())
-        },
-        || {
-            let off = match at {
-                // pwrite on an O_APPEND descriptor appends (Linux): the bytes are at the end.
-                Some(_) if e.has(flag::APPEND) => sys::fstat(fd).map(|s| s.st_size - r as off_t),
-                Some(o) => Ok(o),
-                None => sys::lseek(fd, 0, libc::SEEK_CUR).map(|end| end - r as off_t),
-            };
-            match off {
-                Ok(off) => {
-                    let res = write_twins(st, fd, e, bufs, r as usize, off);
-                    if res.is_ok() && at.is_none() && e.has(flag::STEP) && held.exclusive() {
-                        level_offsets(st, fd, e, off + r as off_t, &mut held);
-                    }
-                    res
-                }
-                Err(_) => {
-                    mirror_journal(st, fd, e);
-                    Ok(())
-                }
-            }
-        },
-    );
-    drop(held);
-    match result {
-        Ok(()) => r,
-        Err(Errno(code)) => {
-            errno.set(code);
-            -1
-        }
-    }
-}
-
-/// True when a write at the descriptor's offset can go to every twin as a plain write: the
-/// descriptor may use them (which implies a twin open on every other copy), its twins were
-/// level with it at the file's current step generation, and every copy is online.
-#[inline(always)]
-fn in_step(st: &State, e: &Entry, held: &Locked<'_>) -> bool {
-    e.flags & (flag::STEP | flag::APPEND | flag::STDIO) == flag::STEP
-        && held.exclusive()
-        && e.step == step::generation(e.key)
-        && st.all_online()
-}
-
-/// Every copy other than the origin has an open twin and is online.
-#[inline(always)]
-fn twins_ready(st: &State, e: &Entry) -> bool {
-    (0..st.pair(e.pair).copies.len()).all(|c| c == e.origin || (e.twins[c] >= 0 && st.online(e.pair, c)))
-}
-
-/// A write whose twins' offsets are level with the primary's: the bytes go to each twin as a
-/// plain write, which keeps them level. Raw system calls leave errno alone, so it is saved
-/// only where journaling might change it.
-#[inline(always)]
-fn write_in_step(
-    st: &State,
-    fd: RawFd,
-    e: &Entry,
-    bufs: Bufs<'_>,
-    mut held: Locked<'_>,
-    real: impl FnOnce() -> ssize_t,
-) -> ssize_t {
-    let r = real();
-    if r <= 0 {
-        held.keep_step();
-        return r;
-    }
-    let ncopies = st.pair(e.pair).copies.len();
-    let result = protect(
-        || {
-            let _errno = ErrnoGuard::save();
-            mirror_journal(st, fd, e);
-            Err(None)
-        },
-        || {
-            let mut result = Ok(());
-            for (copy, &t) in e.twins.iter().enumerate().take(ncopies) {
-                if copy != e.origin {
-                    if let Err(err) = bufs.write_prefix(t, r as usize) {
-                        let fail = twin_write_failed(st, fd, e, copy, t, err);
-                        if !matches!(result, Err(Some(_))) {
-                            result = Err(fail);
-                        }
-                    }
-                }
-            }
-            result
-        },
-    );
-    match result {
-        Ok(()) => {
-            held.keep_step();
-            if fdtable::count_step_write(fd) {
-                check_offsets(st, fd, e);
-            }
-            r
-        }
-        Err(None) => r,
-        Err(Some(Errno(code))) => {
-            drop(held);
-            sys::set_errno(code);
-            -1
-        }
-    }
-}
-
-/// A plain twin write failed: the twin's offset is now unknown (and dups share its
-/// description), so the twin is dropped and the step ends. Returns the error the program
-/// should see (fail mode).
-#[cold]
-#[inline(never)]
-fn twin_write_failed(st: &State, fd: RawFd, e: &Entry, copy: usize, t: RawFd, err: Errno) -> Option<Errno> {
-    let _errno = ErrnoGuard::save();
-    let fail = st.mirror_failed(e.pair, copy, Rel::Fd(fd), err);
-    mirror::lose_twin(fd, copy, t);
-    fail
-}
-
-/// Sets every twin's offset to `end` (the primary's, after a write mirrored at the queried
-/// offset) and records the file's current step generation for `fd`. Holds the lock. `was` is
-/// the entry the write used: nothing is done unless the slot still holds the same twins (a
-/// failed twin was dropped meanwhile, or the program closed the number under the write).
-#[cold]
-fn level_offsets(st: &State, fd: RawFd, was: &Entry, end: off_t, held: &mut Locked<'_>) {
-    let Some(e) = fdtable::get(fd) else { return };
-    if !e.has(flag::STEP) || e.key != was.key || e.twins != was.twins || !twins_ready(st, &e) {
-        return;
-    }
-    if e.open_twins().all(|(_, t)| sys::lseek(t, end, libc::SEEK_SET).is_ok()) {
-        fdtable::set_step(fd, step::generation(e.key));
-        held.keep_step();
-    }
-}
-
-/// Compares the twins' offsets with the primary's. A twin found elsewhere (the description
-/// was written where no hook saw it) is journaled for resynchronisation and set level.
-#[cold]
-#[inline(never)]
-fn check_offsets(st: &State, fd: RawFd, e: &Entry) {
-    let _errno = ErrnoGuard::save();
-    let Ok(want) = sys::lseek(fd, 0, libc::SEEK_CUR) else { return };
-    for (copy, t) in e.open_twins() {
-        if sys::lseek(t, 0, libc::SEEK_CUR).is_ok_and(|o| o != want) {
-            st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Fd(fd));
-            let _ = sys::lseek(t, want, libc::SEEK_SET);
-        }
-    }
-}
-
-/// Journals a mirrored fd's path for every other copy.
-fn mirror_journal(st: &State, fd: RawFd, e: &Entry) {
-    for copy in (0..st.pair(e.pair).copies.len()).filter(|&c| c != e.origin) {
-        st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Fd(fd));
-    }
+    let Some(st) = life::get() else { return real() };
+    writes::write_mirrored(st, fd, &e, bufs, None, true, real)
 }
 
 #[inline(always)]
@@ -352,8 +40,8 @@ fn pwrite_like(fd: c_int, bufs: Bufs<'_>, off: off_t, real: impl FnOnce() -> ssi
         return real();
     }
     let Some(e) = fdtable::get(fd) else { return real() };
-    let Some(st) = state::get() else { return real() };
-    write_mirrored(st, fd, &e, bufs, Some(off), false, real)
+    let Some(st) = life::get() else { return real() };
+    writes::write_mirrored(st, fd, &e, bufs, Some(off), false, real)
 }
 
 /// A write that lands at the end of the file whatever the descriptor's mode and the offset
@@ -363,14 +51,14 @@ fn appending_write(fd: c_int, bufs: Bufs<'_>, real: impl FnOnce() -> ssize_t) ->
     if !e.has(flag::WRITABLE) {
         return real();
     }
-    let Some(st) = state::get() else { return real() };
+    let Some(st) = life::get() else { return real() };
     e.flags |= flag::APPEND;
-    write_mirrored(st, fd, &e, bufs, Some(0), true, real)
+    writes::write_mirrored(st, fd, &e, bufs, Some(0), true, real)
 }
 
 /// lseek and its aliases. The twins' offsets are not moved: a seek on a written descriptor
-/// advances the file's step generation under the coherency lock, and the next write mirrors at
-/// the queried offset and sets the twins level (see [`crate::step`]).
+/// advances the file's offset generation under the coherency lock, and the next write mirrors
+/// at the queried offset and sets the twins level (see [`crate::lockstep`]).
 #[inline(always)]
 fn seek_like(fd: c_int, off: off_t, whence: c_int, real: impl FnOnce() -> off_t) -> off_t {
     if (whence == libc::SEEK_CUR && off == 0) || fdtable::flags_of(fd).is_none_or(|f| f & flag::WRITABLE == 0) {
@@ -382,20 +70,26 @@ fn seek_like(fd: c_int, off: off_t, whence: c_int, real: impl FnOnce() -> off_t)
 #[inline(never)]
 fn seek_tracked(fd: c_int, real: impl FnOnce() -> off_t) -> off_t {
     let Some(e) = fdtable::get(fd) else { return real() };
-    let Some(st) = state::get() else { return real() };
-    // Released after the seek, advancing the step generation (and journaling what a dead
+    let Some(st) = life::get() else { return real() };
+    // Released after the seek, advancing the offset generation (and journaling what a dead
     // holder of the slot left behind, like any taker of the lock).
-    let held = lock(st, fd, &e);
+    let held = coherency::lock(st, fd, &e);
     let r = real();
     drop(held);
     r
 }
 
+/// The twin reads are served from with `read_from = "mirror"`: the first one whose copy is
+/// online.
+fn read_twin(e: &Entry) -> Option<RawFd> {
+    let st = life::get()?;
+    e.open_twins().find(|&(c, _)| st.copies.online(e.pair, c)).map(|(_, t)| t)
+}
+
 /// For `read_from = "mirror"`: reads at the primary's offset from the first online twin and
 /// moves the primary's offset by what was read. `None` falls back to the primary.
 fn read_from_twin(fd: c_int, e: &Entry, buf: *mut c_void, n: size_t, at: Option<off_t>) -> Option<ssize_t> {
-    let st = state::get()?;
-    let (_, t) = e.open_twins().find(|&(c, _)| st.online(e.pair, c))?;
+    let t = read_twin(e)?;
     let _errno = ErrnoGuard::save();
     let off = match at {
         Some(o) => o,
@@ -434,8 +128,7 @@ fn readv_like(fd: c_int, iov: *const iovec, cnt: c_int, at: Option<off_t>, real:
     if iov.is_null() || cnt <= 0 {
         return real();
     }
-    let Some(st) = state::get() else { return real() };
-    let Some((_, t)) = e.open_twins().find(|&(c, _)| st.online(e.pair, c)) else { return real() };
+    let Some(t) = read_twin(&e) else { return real() };
     let _errno = ErrnoGuard::save();
     let Ok(start) = at.map_or_else(|| sys::lseek(fd, 0, libc::SEEK_CUR), Ok) else { return real() };
     // SAFETY: the program passes `cnt` valid iovecs.
@@ -461,84 +154,28 @@ fn readv_like(fd: c_int, iov: *const iovec, cnt: c_int, at: Option<off_t>, real:
     total as ssize_t
 }
 
-/// Applies an fd-level change that has a direct twin form (ftruncate, fallocate, fsync...)
-/// after the primary succeeded; `ok` tells success from the real call's result.
-fn mirror_fd_op<R: Copy>(
-    fd: c_int,
-    r: R,
-    ok: bool,
-    mut op: impl FnMut(RawFd) -> SysResult<()>,
-    by_path: Option<mirror::PathOp<'_>>,
-) -> Result<R, Errno> {
-    if !ok {
-        return Ok(r);
-    }
-    let Some(e) = fdtable::get(fd) else { return Ok(r) };
-    let Some(st) = state::get() else { return Ok(r) };
-    protect(
-        || {
-            mirror_journal(st, fd, &e);
-            Ok(r)
-        },
-        || mirror::fanout_fd(st, fd, &e, &mut op, by_path).map(|()| r),
-    )
+/// The state when `fd` is a mirrored descriptor, whose changes may need mirroring.
+#[inline(always)]
+fn mirrored(fd: c_int) -> Option<&'static State> {
+    fdtable::flags_of(fd)?;
+    life::get()
 }
 
-/// Finishes a hook whose mirroring may fail the call (fail mode): returns the result, or -1
-/// with the mirror's errno.
-fn finish<R: From<i8>>(r: Result<R, Errno>, errno: &mut ErrnoGuard) -> R {
-    match r {
-        Ok(v) => v,
-        Err(Errno(e)) => {
-            errno.set(e);
-            R::from(-1)
-        }
+/// The body of the in-kernel copy calls into `fd_out` (see [`writes::copy_into`]).
+fn copied(fd_out: c_int, off_out: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
+    match mirrored(fd_out) {
+        Some(st) => copy_into(st, fd_out, off_out, real),
+        None => real(),
     }
 }
 
-/// Copies a byte range the kernel just wrote into a mirrored fd (by copy_file_range,
-/// sendfile, splice or a clone) from the primary to every twin.
-fn mirror_range(fd_out: c_int, off: off_t, n: u64) -> Result<(), Errno> {
-    let Some(e) = fdtable::get(fd_out).filter(|e| e.has(flag::WRITABLE)) else { return Ok(()) };
-    let Some(st) = state::get() else { return Ok(()) };
-    protect(
-        || {
-            mirror_journal(st, fd_out, &e);
-            Ok(())
-        },
-        || mirror::fanout_fd(st, fd_out, &e, |t| sys::copy_out(fd_out, t, off, n).map(drop), None),
-    )
-}
-
-/// The body of the in-kernel copy calls: the destination's write offset comes from the
-/// caller's offset pointer or from the descriptor's position before the call.
-fn copy_into(fd_out: c_int, off_out: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
-    let Some(e) = fdtable::get(fd_out).filter(|e| e.has(flag::WRITABLE)) else { return real() };
-    let Some(st) = state::get() else { return real() };
-    let held = lock(st, fd_out, &e);
-    let before = match off_out {
-        Some(o) => Some(o),
-        None if e.has(flag::APPEND) => None,
-        None => sys::lseek(fd_out, 0, libc::SEEK_CUR).ok(),
-    };
-    let r = real();
-    if r <= 0 {
-        return r;
-    }
+/// An fd-level change with a direct twin form (see [`writes::mirror_fd_op`]) after the real
+/// call returned `r`, successfully when `ok`.
+fn fd_op(fd: c_int, r: c_int, ok: bool, op: impl FnMut(RawFd) -> SysResult<()>, by_path: Option<PathOp<'_>>) -> c_int {
+    let Some(st) = mirrored(fd).filter(|_| ok) else { return r };
     let mut errno = ErrnoGuard::save();
-    let start = match before {
-        Some(o) => Some(o),
-        None => sys::lseek(fd_out, 0, libc::SEEK_CUR).ok().map(|end| end - r as off_t),
-    };
-    let res = match start {
-        Some(o) => mirror_range(fd_out, o, r as u64),
-        None => {
-            mirror_journal(st, fd_out, &e);
-            Ok(())
-        }
-    };
-    drop(held);
-    finish(res.map(|()| r), &mut errno)
+    let res = mirror_fd_op(st, fd, r, ok, op, by_path).map(drop);
+    finish(r, res, -1, &mut errno)
 }
 
 fn off_ptr(p: *mut off64_t) -> Option<off_t> {
@@ -547,29 +184,23 @@ fn off_ptr(p: *mut off64_t) -> Option<off_t> {
 }
 
 fn truncated(fd: c_int, r: c_int, len: off_t) -> c_int {
-    let mut errno = ErrnoGuard::save();
-    let res = mirror_fd_op(fd, r, r == 0, |t| sys::ftruncate(t, len), None);
-    finish(res, &mut errno)
+    fd_op(fd, r, r == 0, |t| sys::ftruncate(t, len), None)
 }
 
 fn allocated(fd: c_int, r: c_int, ok: bool, mode: c_int, off: off_t, len: off_t) -> c_int {
-    let mut errno = ErrnoGuard::save();
-    let res = mirror_fd_op(fd, r, ok, |t| sys::fallocate(t, mode, off, len), None);
-    finish(res, &mut errno)
+    fd_op(fd, r, ok, |t| sys::fallocate(t, mode, off, len), None)
 }
 
 /// fsync and friends: the twins are synced too; a directory without a twin is opened on
 /// the mirror for the sync.
 fn synced(fd: c_int, r: c_int, op: fn(RawFd) -> SysResult<()>) -> c_int {
-    let mut errno = ErrnoGuard::save();
     let mut by_path = |_copy: usize, dir: RawFd, name: &std::ffi::CStr| -> SysResult<()> {
         let f = sys::openat(dir, name, libc::O_RDONLY | libc::O_NOFOLLOW, 0)?;
         let r = op(f);
         sys::close(f);
         r
     };
-    let res = mirror_fd_op(fd, r, r == 0, op, Some(&mut by_path));
-    finish(res, &mut errno)
+    fd_op(fd, r, r == 0, op, Some(&mut by_path))
 }
 
 const FICLONE: c_ulong = 0x4004_9409;
@@ -701,22 +332,20 @@ hooks! {
     }
     fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int {
         let r = unsafe { real::sync_file_range(fd, off, n, flags) };
-        let mut errno = ErrnoGuard::save();
-        let res = mirror_fd_op(fd, r, r == 0, |t| sys::sync_file_range(t, off, n, flags), None);
-        finish(res, &mut errno)
+        fd_op(fd, r, r == 0, |t| sys::sync_file_range(t, off, n, flags), None)
     }
 
     fn copy_file_range(fd_in: c_int, off_in: *mut off64_t, fd_out: c_int, off_out: *mut off64_t, len: size_t, flags: c_uint) -> ssize_t {
-        copy_into(fd_out, off_ptr(off_out), || unsafe { real::copy_file_range(fd_in, off_in, fd_out, off_out, len, flags) })
+        copied(fd_out, off_ptr(off_out), || unsafe { real::copy_file_range(fd_in, off_in, fd_out, off_out, len, flags) })
     }
     fn sendfile(out_fd: c_int, in_fd: c_int, off: *mut off_t, count: size_t) -> ssize_t {
-        copy_into(out_fd, None, || unsafe { real::sendfile(out_fd, in_fd, off, count) })
+        copied(out_fd, None, || unsafe { real::sendfile(out_fd, in_fd, off, count) })
     }
     fn sendfile64(out_fd: c_int, in_fd: c_int, off: *mut off64_t, count: size_t) -> ssize_t {
-        copy_into(out_fd, None, || unsafe { real::sendfile64(out_fd, in_fd, off, count) })
+        copied(out_fd, None, || unsafe { real::sendfile64(out_fd, in_fd, off, count) })
     }
     fn splice(fd_in: c_int, off_in: *mut off64_t, fd_out: c_int, off_out: *mut off64_t, len: size_t, flags: c_uint) -> ssize_t {
-        copy_into(fd_out, off_ptr(off_out), || unsafe { real::splice(fd_in, off_in, fd_out, off_out, len, flags) })
+        copied(fd_out, off_ptr(off_out), || unsafe { real::splice(fd_in, off_in, fd_out, off_out, len, flags) })
     }
 
     fn mfs_rs_ioctl(fd: c_int, req: c_ulong, arg: *mut c_void) -> c_int {
@@ -724,12 +353,13 @@ hooks! {
         if r != 0 || (req != FICLONE && req != FICLONERANGE) {
             return r;
         }
+        let Some(st) = mirrored(fd) else { return r };
         let mut errno = ErrnoGuard::save();
         let res = if req == FICLONE {
             // The whole destination now equals the source: copy it, and cut the twin to size.
             match sys::fstat(fd) {
-                Ok(s) => mirror_range(fd, 0, s.st_size as u64).and_then(|()| {
-                    mirror_fd_op(fd, (), true, |t| sys::ftruncate(t, s.st_size), None)
+                Ok(s) => mirror_range(st, fd, 0, s.st_size as u64).and_then(|()| {
+                    mirror_fd_op(st, fd, (), true, |t| sys::ftruncate(t, s.st_size), None)
                 }),
                 Err(_) => Ok(()),
             }
@@ -743,19 +373,10 @@ hooks! {
             } else {
                 range.src_length
             };
-            mirror_range(fd, range.dest_offset as off_t, len)
+            mirror_range(st, fd, range.dest_offset as off_t, len)
         };
-        finish(res.map(|()| r), &mut errno)
+        finish(r, res, -1, &mut errno)
     }
-}
-
-/// The program's iovec array as a slice (empty for a null or empty vector).
-fn iovs<'a>(iov: *const iovec, cnt: c_int) -> &'a [iovec] {
-    if iov.is_null() || cnt <= 0 {
-        return &[];
-    }
-    // SAFETY: the program passes `cnt` iovecs; the real call validates them too.
-    unsafe { std::slice::from_raw_parts(iov, cnt as usize) }
 }
 
 trampolines! {

@@ -1,6 +1,7 @@
-//! The exported hooks, one module per family of calls. Hooks are thin: classify, make the
-//! real call, then hand the mirroring to safe functions, with errno saved and restored and
-//! panics caught at this edge.
+//! The exported hooks, one module per family of calls. Hooks are adapters: classify the fd or
+//! path, make the real call, then hand the mirroring to the engine ([`crate::writes`],
+//! [`crate::fanout`], [`crate::streams`], [`crate::mappings`], ...), with errno saved and
+//! restored and panics caught at this edge ([`crate::edge`]).
 
 pub mod fd;
 pub mod io;
@@ -10,20 +11,21 @@ pub mod namespace;
 pub mod open;
 pub mod stdio;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use crate::fanout::Loc;
+use crate::place::Class;
+use crate::state::State;
 
-use crate::log::Level;
-
-/// Runs shim work after (or before) a real call. A panic inside is caught and logged, and
-/// `on_panic` runs (journaling what may now differ); the program's call is never affected.
-#[inline]
-pub fn protect<R>(on_panic: impl FnOnce() -> R, f: impl FnOnce() -> R) -> R {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(r) => r,
-        Err(_) => {
-            crate::log!(Level::Error, "internal error caught; the affected path is journaled");
-            on_panic()
+/// Where a change that just succeeded belongs: its place in a pair and its absolute path, or
+/// `None` when it is not mirrored. A change at a path the shim cannot place (deeper than
+/// PATH_MAX) is journaled for a full resync on the way.
+pub fn placed<'a>(st: &State, class: Class<'a>) -> Option<(Loc<'a>, &'a [u8])> {
+    match class {
+        Class::In { hit, abs } => Some((Loc::from(hit), abs)),
+        Class::TooLong => {
+            st.unplaced_change();
+            None
         }
+        _ => None,
     }
 }
 
@@ -89,30 +91,5 @@ pub(crate) mod centry {
         pub fn mfs_c_vprintf();
         pub fn mfs_c_vprintf_chk();
         pub fn mfs_c_mremap();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::protect;
-
-    #[test]
-    fn a_panic_in_shim_work_runs_the_fallback_and_returns_its_value() {
-        let mut journaled = false;
-        let r: i32 = protect(
-            || {
-                journaled = true;
-                -7
-            },
-            || panic!("internal error"),
-        );
-        assert_eq!(r, -7);
-        assert!(journaled);
-    }
-
-    #[test]
-    fn work_that_does_not_panic_is_returned_as_is() {
-        let r: Result<u8, ()> = protect(|| Err(()), || Ok(3));
-        assert_eq!(r, Ok(3));
     }
 }

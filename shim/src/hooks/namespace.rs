@@ -10,32 +10,30 @@ use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 
 use libc::{c_char, c_int, c_uint, dev_t, mode_t, off_t};
+use mfs_core::journal::Kind;
+use mfs_core::objects;
 use mfs_core::path::PATH_MAX;
+use mfs_core::sys::{self, Errno, ErrnoGuard, ProcFd, SysResult};
 
-use super::{cbytes, hooks, protect};
+use super::{cbytes, hooks, placed};
+use crate::edge::{finish, protect, Guard};
+use crate::fanout::{self, Loc};
 use crate::fdtable;
-use crate::mirror::{self, Loc};
-use crate::objects;
+use crate::life;
+use crate::place::Class;
 use crate::real;
-use crate::state::{self, Class, Rel, State};
-use crate::sys::{self, Errno, ErrnoGuard, SysResult};
+use crate::state::{JournalPath, State};
 
 /// Journals `loc` for every other copy (the shim itself failed while mirroring it).
 fn journal_all(st: &State, loc: Loc<'_>) {
-    for copy in (0..st.pair(loc.pair).copies.len()).filter(|&c| c != loc.origin) {
-        st.journal(loc.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
-    }
+    st.journal_others(loc.pair, loc.origin, Kind::Dirty, JournalPath::Path(loc.rel));
 }
 
-/// Returns the program's result, or -1 with the mirror's errno in fail mode.
-fn finish(r: c_int, res: Result<(), Errno>, errno: &mut ErrnoGuard) -> c_int {
-    match res {
-        Ok(()) => r,
-        Err(Errno(e)) => {
-            errno.set(e);
-            -1
-        }
-    }
+/// Copies the origin-side object at `src` to `name` in `dir` on a copy (see
+/// [`objects::copy_object`]), with the re-entrancy guard held: it reads through `std::fs`.
+fn copy_object(src: &CStr, dir: RawFd, name: &CStr) -> SysResult<()> {
+    let _guard = Guard::enter();
+    objects::copy_object(src, dir, name)
 }
 
 /// The shared body of single-path namespace calls.
@@ -48,31 +46,25 @@ unsafe fn path_op(
     real: impl FnOnce() -> c_int,
     op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>,
 ) -> c_int {
-    let Some(st) = state::get() else { return real() };
+    let Some(st) = life::get() else { return real() };
     // SAFETY: caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
     let mut scratch = None;
-    let class = protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch));
+    let class = protect(|| Class::Unknown, || st.place.classify_at(dirfd, bytes, &mut scratch));
     let r = real();
     if r != 0 {
         return r;
     }
     let mut errno = ErrnoGuard::save();
-    let Class::In { hit, abs } = class else {
-        if matches!(class, Class::TooLong) {
-            st.unplaced_change();
-        }
-        return r;
-    };
-    let loc = Loc::from(hit);
+    let Some((loc, abs)) = placed(st, class) else { return r };
     let res = protect(
         || {
             journal_all(st, loc);
             Ok(())
         },
-        || mirror::fanout_path(st, loc, abs, op),
+        || fanout::fanout_path(st, loc, abs, op),
     );
-    finish(r, res, &mut errno)
+    finish(r, res, -1, &mut errno)
 }
 
 /// Mirrors a directory the primary just created (also used by mkdtemp).
@@ -119,12 +111,12 @@ fn entered(st: &State, loc: Loc<'_>, new_abs: &[u8]) -> Result<(), Errno> {
         journal_all(st, loc);
         return Ok(());
     };
-    mirror::fanout_path(st, loc, new_abs, |_, dir, name| objects::copy_object(&src, dir, name))
+    fanout::fanout_path(st, loc, new_abs, |_, dir, name| copy_object(&src, dir, name))
 }
 
 /// The object at `loc` has left the pair: remove it from every other copy.
 fn left(st: &State, loc: Loc<'_>, abs: &[u8]) -> Result<(), Errno> {
-    mirror::fanout_path(st, loc, abs, |_, dir, name| match objects::remove_object(dir, name) {
+    fanout::fanout_path(st, loc, abs, |_, dir, name| match objects::remove_object(dir, name) {
         Err(Errno(libc::ENOENT)) => Ok(()),
         r => r,
     })
@@ -141,21 +133,22 @@ fn two_path(
     mut op: impl FnMut(RawFd, &CStr, RawFd, &CStr) -> SysResult<()>,
 ) -> Result<Result<(), Errno>, Escaped> {
     let mut result = Ok(());
-    for copy in (0..st.pair(old.pair).copies.len()).filter(|&c| c != old.origin) {
-        if !st.online(old.pair, copy) {
-            st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(old.rel));
-            st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(new.rel));
+    for other in st.others(old.pair, old.origin) {
+        let copy = other.copy;
+        if !other.online {
+            st.journal(old.pair, copy, Kind::Dirty, JournalPath::Path(old.rel));
+            st.journal(old.pair, copy, Kind::Dirty, JournalPath::Path(new.rel));
             continue;
         }
-        let r = mirror::at_parent(st, old.pair, copy, old.rel, |od, on| {
-            mirror::at_parent(st, new.pair, copy, new.rel, |nd, nn| op(od, on, nd, nn))
+        let r = fanout::at_parent(st, old.pair, copy, old.rel, |od, on| {
+            fanout::at_parent(st, new.pair, copy, new.rel, |nd, nn| op(od, on, nd, nn))
         });
         match r {
             Ok(()) => {}
-            Err(e) if mirror::is_escape(e) => return Err(Escaped),
+            Err(e) if fanout::is_escape(e) => return Err(Escaped),
             Err(e) => {
-                st.journal(old.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(old.rel));
-                if let Some(fail) = st.mirror_failed(new.pair, copy, Rel::Path(new.rel), e) {
+                st.journal(old.pair, copy, Kind::Dirty, JournalPath::Path(old.rel));
+                if let Some(fail) = st.mirror_failed(new.pair, copy, JournalPath::Path(new.rel), e) {
                     result = Err(fail);
                 }
             }
@@ -239,7 +232,7 @@ fn canonical<'b>(
     abs: &'b mut [u8; PATH_MAX],
 ) -> Option<(Loc<'b>, &'b [u8])> {
     let (_, lexical) = side?;
-    let (pair, origin, r) = mirror::canonical_rel(st, lexical, rel)?;
+    let (pair, origin, r) = fanout::canonical_rel(st, lexical, rel)?;
     let copy = &st.pair(pair).copies[origin];
     let root = copy.canonical.as_os_str();
     let root = std::os::unix::ffi::OsStrExt::as_bytes(root);
@@ -263,18 +256,18 @@ unsafe fn rename_like(
     flags: c_uint,
     real: impl FnOnce() -> c_int,
 ) -> c_int {
-    let Some(st) = state::get() else { return real() };
+    let Some(st) = life::get() else { return real() };
     // SAFETY: caller's contract.
     let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
     let (mut s1, mut s2) = (None, None);
-    let o = Side { class: protect(|| Class::Unknown, || st.classify_at(olddir, ob, &mut s1)) };
-    let n = Side { class: protect(|| Class::Unknown, || st.classify_at(newdir, nb, &mut s2)) };
+    let o = Side { class: protect(|| Class::Unknown, || st.place.classify_at(olddir, ob, &mut s1)) };
+    let n = Side { class: protect(|| Class::Unknown, || st.place.classify_at(newdir, nb, &mut s2)) };
     let r = real();
     if r != 0 {
         return r;
     }
     if o.loc().is_none() && n.loc().is_none() {
-        if matches!(o.class, Class::TooLong) || matches!(n.class, Class::TooLong) {
+        if o.class.is_too_long() || n.class.is_too_long() {
             let _errno = ErrnoGuard::save();
             st.unplaced_change();
         }
@@ -290,7 +283,7 @@ unsafe fn rename_like(
         },
         || two_path_change(st, o.loc(), n.loc(), TwoPathOp::Rename(flags), true),
     );
-    finish(r, res, &mut errno)
+    finish(r, res, -1, &mut errno)
 }
 
 /// For linkat: the descriptor whose file is being linked when the source is given as an fd
@@ -299,11 +292,7 @@ fn source_fd(olddir: c_int, old: &[u8], flags: c_int) -> Option<RawFd> {
     if old.is_empty() && flags & libc::AT_EMPTY_PATH != 0 {
         return Some(olddir);
     }
-    let n = old.strip_prefix(b"/proc/self/fd/")?;
-    if n.is_empty() || n.len() > 9 || !n.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(n.iter().fold(0, |a, &d| a * 10 + (d - b'0') as RawFd))
+    ProcFd::parse(old)
 }
 
 /// The shared body of link and linkat.
@@ -318,18 +307,18 @@ unsafe fn link_like(
     flags: c_int,
     real: impl FnOnce() -> c_int,
 ) -> c_int {
-    let Some(st) = state::get() else { return real() };
+    let Some(st) = life::get() else { return real() };
     // SAFETY: caller's contract.
     let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
     let (mut s1, mut s2) = (None, None);
-    let n = Side { class: protect(|| Class::Unknown, || st.classify_at(newdir, nb, &mut s2)) };
+    let n = Side { class: protect(|| Class::Unknown, || st.place.classify_at(newdir, nb, &mut s2)) };
     let Some(_) = n.loc() else { return real() };
     let src_fd = source_fd(olddir, ob, flags);
     let o = Side {
         class: if src_fd.is_some() {
             Class::Unknown
         } else {
-            protect(|| Class::Unknown, || st.classify_at(olddir, ob, &mut s1))
+            protect(|| Class::Unknown, || st.place.classify_at(olddir, ob, &mut s1))
         },
     };
     let r = real();
@@ -346,16 +335,12 @@ unsafe fn link_like(
         || {
             if let Some(e) = src_fd.and_then(fdtable::get).filter(|e| e.pair == nl.pair && e.has_twins()) {
                 // Linking an open (typically O_TMPFILE) file: link each twin the same way.
-                return mirror::fanout_path(st, nl, nabs, |copy, dir, name| {
+                return fanout::fanout_path(st, nl, nabs, |copy, dir, name| {
                     let t = e.twins[copy];
                     if t < 0 {
-                        return objects::copy_object(&c_abs(nabs).ok_or(Errno(libc::EINVAL))?, dir, name);
+                        return copy_object(&c_abs(nabs).ok_or(Errno(libc::EINVAL))?, dir, name);
                     }
-                    let mut p = [0u8; 32];
-                    let mut w = crate::fmt::Buf::new(&mut p);
-                    w.str("/proc/self/fd/").num(t as u64).byte(0);
-                    let proc_path = CStr::from_bytes_until_nul(&p).map_err(|_| Errno(libc::EINVAL))?;
-                    sys::linkat(libc::AT_FDCWD, proc_path, dir, name, libc::AT_SYMLINK_FOLLOW)
+                    sys::linkat(libc::AT_FDCWD, ProcFd::new(t).as_cstr(), dir, name, libc::AT_SYMLINK_FOLLOW)
                 });
             }
             match o.loc() {
@@ -376,7 +361,7 @@ unsafe fn link_like(
             }
         },
     );
-    finish(r, res, &mut errno)
+    finish(r, res, -1, &mut errno)
 }
 
 /// Where `path` (relative to `dirfd`) leads after following symlinks: `Some` when that is in
@@ -389,16 +374,10 @@ fn followed<'b>(
     abs: &'b mut [u8; PATH_MAX],
 ) -> Option<(Loc<'b>, &'b [u8])> {
     let c = CString::new(path).ok()?;
-    let fd = sys::openat(dirfd, &c, libc::O_PATH, 0).ok()?;
-    let n = sys::fd_path(fd, abs);
-    sys::close(fd);
-    let n = n.ok()?;
-    let hit = st.classifier.classify(&abs[..n])?;
-    let (pair, origin) = (hit.pair, hit.copy);
-    let r = hit.rel;
-    rel[..r.len()].copy_from_slice(r);
-    let rlen = r.len();
-    Some((Loc { pair, origin, rel: &rel[..rlen] }, &abs[..n]))
+    let (hit, real) = st.place.resolved(dirfd, &c, 0, abs)?;
+    rel[..hit.rel.len()].copy_from_slice(hit.rel);
+    let loc = Loc { pair: hit.pair, origin: hit.copy, rel: &rel[..hit.rel.len()] };
+    Some((loc, real))
 }
 
 /// After a successful path truncate: truncate the object the kernel actually reached.
@@ -406,41 +385,26 @@ fn followed<'b>(
 /// # Safety
 /// `path` must be a NUL-terminated string.
 unsafe fn truncated(path: *const c_char, len: off_t) -> Result<(), Errno> {
-    let Some(st) = state::get() else { return Ok(()) };
+    let Some(st) = life::get() else { return Ok(()) };
     // SAFETY: caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return Ok(()) };
     let mut scratch = None;
     if !matches!(
-        st.classify_at(libc::AT_FDCWD, bytes, &mut scratch),
+        st.place.classify_at(libc::AT_FDCWD, bytes, &mut scratch),
         Class::In { .. } | Class::Related | Class::Unknown
     ) {
         return Ok(());
     }
     let Ok(c) = CString::new(bytes) else { return Ok(()) };
-    let Ok(fd) = sys::openat(libc::AT_FDCWD, &c, libc::O_PATH, 0) else { return Ok(()) };
     let mut buf = [0u8; PATH_MAX];
-    let res = match st.rel_of_fd(fd, &mut buf) {
-        Some(rel) => {
-            let mut real_path = [0u8; PATH_MAX];
-            let n = sys::fd_path(fd, &mut real_path).unwrap_or(0);
-            let pair = st.classifier.classify(&real_path[..n]).map(|h| (h.pair, h.copy));
-            match pair {
-                Some((pair, origin)) => {
-                    let loc = Loc { pair, origin, rel };
-                    mirror::fanout_path(st, loc, &real_path[..n], |copy, _, _| {
-                        let t = mirror::open_transient(st, pair, copy, rel, libc::O_WRONLY, 0)?;
-                        let r = sys::ftruncate(t, len);
-                        mirror::close_own(t);
-                        r
-                    })
-                }
-                None => Ok(()),
-            }
-        }
-        None => Ok(()),
-    };
-    sys::close(fd);
-    res
+    let Some((hit, real)) = st.place.resolved(libc::AT_FDCWD, &c, 0, &mut buf) else { return Ok(()) };
+    let loc = Loc::from(hit);
+    fanout::fanout_path(st, loc, real, |copy, _, _| {
+        let t = fanout::open_transient(st, loc.pair, copy, loc.rel, libc::O_WRONLY, 0)?;
+        let r = sys::ftruncate(t, len);
+        fanout::close_own(t);
+        r
+    })
 }
 
 fn truncate_done(r: c_int, path: *const c_char, len: off_t) -> c_int {
@@ -450,7 +414,7 @@ fn truncate_done(r: c_int, path: *const c_char, len: off_t) -> c_int {
     let mut errno = ErrnoGuard::save();
     // SAFETY: the program's path argument, just accepted by the real call.
     let res = protect(|| Ok(()), || unsafe { truncated(path, len) });
-    finish(r, res, &mut errno)
+    finish(r, res, -1, &mut errno)
 }
 
 hooks! {

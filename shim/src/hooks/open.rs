@@ -5,17 +5,24 @@ use std::os::fd::RawFd;
 
 use libc::{c_char, c_int, mode_t};
 use mfs_core::config::ReadFrom;
+use mfs_core::journal::Kind;
+use mfs_core::path::PATH_MAX;
+use mfs_core::sys::{self, Errno, ErrnoGuard};
 
-use super::{cbytes, hooks, protect};
-use crate::fdtable::{self, flag, kind, Entry, LOST_TWIN, NO_TWIN};
-use crate::mirror::{self, Loc};
+use super::{cbytes, hooks};
+use crate::coherency;
+use crate::edge::protect;
+use crate::fanout::{self, record, Loc};
+use crate::fdtable::{self, flag, Entry, FdKind, LOST_TWIN, NO_TWIN};
+use crate::life;
+use crate::lockstep;
+use crate::owner::owns_memory;
+use crate::place::Class;
 use crate::real::{
     self,
     variadic::{call_open, call_openat, OpenAlias},
 };
-use crate::state::{self, Class, Rel, State};
-use crate::step;
-use crate::sys::{self, Errno, ErrnoGuard};
+use crate::state::{JournalPath, State};
 
 /// The shared body of every open-like hook: make the real call, then, when it succeeded,
 /// classify the path and for a path in a pair open the twins. Returns the program's result (fd
@@ -34,14 +41,14 @@ pub unsafe fn open_like(
     mode: mode_t,
     real: impl FnOnce() -> c_int,
 ) -> c_int {
-    let Some(st) = state::get() else { return real() };
+    let Some(st) = life::get() else { return real() };
     let fd = real();
     if fd < 0 {
         return fd;
     }
     // SAFETY: the call succeeded, so `path` is a C string.
-    if unsafe { st.quick_outside(dirfd, path) } {
-        fdtable::set_kind(fd, kind::OUTSIDE);
+    if unsafe { st.place.quick_outside(dirfd, path) } {
+        fdtable::set_kind(fd, FdKind::Outside);
         return fd;
     }
     // SAFETY: as above.
@@ -64,8 +71,8 @@ unsafe fn opened_unplaced(
 ) -> c_int {
     // SAFETY: the caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return fd };
-    if protect(|| false, || st.surely_outside(dirfd, bytes)) {
-        fdtable::set_kind(fd, kind::OUTSIDE);
+    if protect(|| false, || st.place.surely_outside(dirfd, bytes)) {
+        fdtable::set_kind(fd, FdKind::Outside);
         return fd;
     }
     opened_classified(st, dirfd, bytes, flags, mode, fd)
@@ -77,7 +84,7 @@ fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode:
     let mut scratch = None;
     let class = {
         let _errno = ErrnoGuard::save();
-        protect(|| Class::Unknown, || st.classify_at(dirfd, bytes, &mut scratch))
+        protect(|| Class::Unknown, || st.place.classify_at(dirfd, bytes, &mut scratch))
     };
     match class {
         Class::In { hit, .. } => {
@@ -85,7 +92,7 @@ fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode:
             let loc = Loc::from(hit);
             let r = protect(
                 || {
-                    st.journal(loc.pair, other_copy(st, loc), mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
+                    st.journal_others(loc.pair, loc.origin, Kind::Dirty, JournalPath::Path(loc.rel));
                     Ok(())
                 },
                 || opened(st, fd, loc, flags, mode),
@@ -122,19 +129,13 @@ fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode:
 /// Classifies a new fd by the kernel's path of what it opened (for `/dev/stdout` and the
 /// like, which reach files only through magic links).
 fn opened_by_kernel_path(st: &State, fd: RawFd, flags: c_int, mode: mode_t) {
-    let mut path = [0u8; mfs_core::path::PATH_MAX];
-    let Ok(n) = sys::fd_path(fd, &mut path) else { return };
-    match st.classifier.classify(&path[..n]) {
-        Some(hit) => {
+    let mut path = [0u8; PATH_MAX];
+    match st.place.of_fd(fd, &mut path) {
+        Some((hit, _)) => {
             let _ = opened(st, fd, Loc::from(hit), flags, mode);
         }
-        None => fdtable::set_kind(fd, kind::EMPTY),
+        None => fdtable::set_kind(fd, FdKind::Empty),
     }
-}
-
-/// Any copy other than the origin (for journaling when the shim itself failed).
-fn other_copy(st: &State, loc: Loc<'_>) -> usize {
-    (0..st.pair(loc.pair).copies.len()).find(|&c| c != loc.origin).unwrap_or(0)
 }
 
 /// After the primary open of a path in a pair succeeded: open (or create, truncate) the twins
@@ -163,7 +164,7 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
         if fmt == libc::S_IFDIR {
             entry_flags |= flag::DIR;
         }
-        key = crate::lock::key_of(&stat);
+        key = mfs_core::locks::key_of(&stat);
     } else if flags & libc::O_DIRECTORY != 0 {
         entry_flags |= flag::DIR;
     }
@@ -194,19 +195,19 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
         tflags = (tflags & !libc::O_ACCMODE) | libc::O_RDONLY;
     }
     let keep = writable || read_mirror;
-    let owner = state::owns_memory();
-    let twins = TwinOpen { st, fd, tflags, mode, keep: keep && owner };
+    let owner = owns_memory();
+    let twins = TwinOpen { st, tflags, mode, keep: keep && owner };
     let result = match twins.open_all(loc, &mut entry) {
         Opened::Done(r) => r,
         Opened::Escaped => {
             // The lexical path crossed a symlink that leaves the root on some copy: the
             // kernel's path of the opened file decides where (and whether) it is mirrored.
             close_twins(&mut entry);
-            let mut rel_buf = [0u8; mfs_core::path::PATH_MAX];
-            match st.rel_of_fd(fd, &mut rel_buf).zip(reclassify(st, fd)) {
-                Some((rel, (pair, origin))) if pair == loc.pair => {
-                    entry.origin = origin;
-                    match twins.open_all(Loc { pair, origin, rel }, &mut entry) {
+            let mut buf = [0u8; PATH_MAX];
+            match st.place.of_fd(fd, &mut buf) {
+                Some((hit, _)) if hit.pair == loc.pair => {
+                    entry.origin = hit.copy;
+                    match twins.open_all(Loc::from(hit), &mut entry) {
                         Opened::Done(r) => r,
                         Opened::Escaped => return outside(fd, &mut entry),
                     }
@@ -220,10 +221,10 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
         return result;
     }
     if owner {
-        let every_twin = (0..st.pair(loc.pair).copies.len()).all(|c| c == entry.origin || entry.twins[c] >= 0);
-        if acc == libc::O_WRONLY && flags & libc::O_APPEND == 0 && step::allowed_on(fd) && every_twin {
-            entry.flags |= flag::STEP;
-            entry.step = step::generation(key);
+        let every_twin = st.others(loc.pair, entry.origin).all(|o| entry.twins[o.copy] >= 0);
+        if acc == libc::O_WRONLY && flags & libc::O_APPEND == 0 && lockstep::allowed_on(fd) && every_twin {
+            entry.flags |= flag::LOCKSTEP;
+            entry.level_at = coherency::generation(key);
         }
         record(fd, entry);
     }
@@ -233,7 +234,7 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
 /// The opened file lies outside every pair after all.
 fn outside(fd: RawFd, entry: &mut Entry) -> Result<(), Errno> {
     close_twins(entry);
-    fdtable::set_kind(fd, kind::OUTSIDE);
+    fdtable::set_kind(fd, FdKind::Outside);
     Ok(())
 }
 
@@ -247,7 +248,6 @@ enum Opened {
 /// Opens the twins of one primary fd.
 struct TwinOpen<'a> {
     st: &'a State,
-    fd: RawFd,
     tflags: c_int,
     mode: mode_t,
     /// Keep the twins open (false: only create or truncate, then close).
@@ -258,56 +258,38 @@ impl TwinOpen<'_> {
     fn open_all(&self, loc: Loc<'_>, entry: &mut Entry) -> Opened {
         let st = self.st;
         let mut result = Ok(());
-        for copy in (0..st.pair(loc.pair).copies.len()).filter(|&c| c != loc.origin) {
-            if !st.online(loc.pair, copy) {
-                st.journal(loc.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(loc.rel));
+        for other in st.others(loc.pair, loc.origin) {
+            let copy = other.copy;
+            if !other.online {
+                st.journal(loc.pair, copy, Kind::Dirty, JournalPath::Path(loc.rel));
                 entry.twins[copy] = LOST_TWIN;
                 continue;
             }
-            match mirror::open_on(st, loc.pair, copy, loc.rel, self.tflags, self.mode) {
+            match fanout::open_on(st, loc.pair, copy, loc.rel, self.tflags, self.mode) {
                 Ok(Some(t)) if self.keep => entry.twins[copy] = t,
-                Ok(Some(t)) => mirror::close_own(t),
+                Ok(Some(t)) => fanout::close_own(t),
                 // Applied, but no descriptor can be kept: this fd is mirrored by path.
                 Ok(None) => entry.twins[copy] = NO_TWIN,
-                Err(e) if mirror::is_escape(e) => return Opened::Escaped,
+                Err(e) if fanout::is_escape(e) => return Opened::Escaped,
                 Err(e) => {
                     entry.twins[copy] = LOST_TWIN;
-                    if let Some(fail) = st.mirror_failed(loc.pair, copy, Rel::Path(loc.rel), e) {
+                    if let Some(fail) = st.mirror_failed(loc.pair, copy, JournalPath::Path(loc.rel), e) {
                         result = Err(fail);
                     }
                 }
             }
         }
-        let _ = self.fd;
         Opened::Done(result)
     }
-}
-
-/// The pair and copy an open fd really lies in, from the kernel's path.
-fn reclassify(st: &State, fd: RawFd) -> Option<(usize, usize)> {
-    let mut buf = [0u8; mfs_core::path::PATH_MAX];
-    let n = sys::fd_path(fd, &mut buf).ok()?;
-    st.classifier.classify(&buf[..n]).map(|h| (h.pair, h.copy))
 }
 
 fn close_twins(e: &mut Entry) {
     for t in e.twins.iter_mut() {
         if *t >= 0 {
-            mirror::close_own(*t);
+            fanout::close_own(*t);
         }
         *t = fdtable::NO_TWIN;
     }
-}
-
-/// Records a mirrored fd and marks its twins as the shim's.
-pub fn record(fd: RawFd, e: Entry) {
-    if !state::owns_memory() {
-        return;
-    }
-    for (_, t) in e.open_twins() {
-        fdtable::set_twin(t, fd);
-    }
-    fdtable::set(fd, &e);
 }
 
 /// Opens through a mkstemp-like call: the real call creates the file, then the twin is
@@ -317,14 +299,14 @@ unsafe fn mkstemp_like(tmpl: *mut c_char, flags: c_int, real: impl FnOnce() -> c
     if fd < 0 || tmpl.is_null() {
         return fd;
     }
-    let Some(st) = state::get() else { return fd };
+    let Some(st) = life::get() else { return fd };
     let _errno = ErrnoGuard::save();
     // SAFETY: the real call succeeded, so tmpl holds the NUL-terminated name it created.
     let Some(bytes) = (unsafe { cbytes(tmpl) }) else { return fd };
     let mut scratch = None;
     protect(
         || (),
-        || match st.classify_at(libc::AT_FDCWD, bytes, &mut scratch) {
+        || match st.place.classify_at(libc::AT_FDCWD, bytes, &mut scratch) {
             Class::In { hit, .. } => {
                 let f = libc::O_RDWR
                     | libc::O_CREAT
@@ -427,7 +409,7 @@ hooks! {
         let r = unsafe { real::mkdtemp(tmpl) };
         if !r.is_null() {
             // SAFETY: mkdtemp returned the template, now naming the new directory.
-            unsafe { crate::hooks::namespace::mirror_mkdir(libc::AT_FDCWD, r, 0o700) };
+            unsafe { super::namespace::mirror_mkdir(libc::AT_FDCWD, r, 0o700) };
         }
         r
     }

@@ -1,10 +1,10 @@
-//! Raw system calls for the shim's own work.
+//! Raw system calls: the FFI edge for everything the shim does to twins, journals and the
+//! shared state file, and for the daemon's work on the same files.
 //!
-//! Everything the shim does to twins, journals and lock files is a system call made here,
-//! with the `syscall` instruction on x86-64 and AArch64 (through `libc::syscall` elsewhere):
-//! no hook intercepts it, so the shim never re-enters itself, never depends on a real symbol
-//! having been resolved, and never touches the program's errno. These wrappers are the FFI
-//! edge for that work.
+//! Each call is made with the `syscall` instruction on x86-64 and AArch64 (through
+//! `libc::syscall` elsewhere): no hook intercepts it, so the shim never re-enters itself,
+//! never depends on a real symbol having been resolved, and never touches the program's
+//! errno.
 
 use std::ffi::CStr;
 use std::os::fd::RawFd;
@@ -19,12 +19,14 @@ pub struct Errno(pub c_int);
 pub type SysResult<T> = Result<T, Errno>;
 
 /// The calling thread's errno.
+#[inline]
 pub fn errno() -> c_int {
     // SAFETY: __errno_location always returns the valid thread-local errno slot.
     unsafe { *libc::__errno_location() }
 }
 
 /// Sets the calling thread's errno.
+#[inline]
 pub fn set_errno(e: c_int) {
     // SAFETY: as in `errno`.
     unsafe { *libc::__errno_location() = e }
@@ -35,16 +37,19 @@ pub fn set_errno(e: c_int) {
 pub struct ErrnoGuard(c_int);
 
 impl ErrnoGuard {
+    #[inline]
     pub fn save() -> Self {
         ErrnoGuard(errno())
     }
     /// Replaces the value restored on drop (the primary call's errno).
+    #[inline]
     pub fn set(&mut self, e: c_int) {
         self.0 = e;
     }
 }
 
 impl Drop for ErrnoGuard {
+    #[inline]
     fn drop(&mut self) {
         set_errno(self.0);
     }
@@ -140,6 +145,7 @@ macro_rules! syscall {
 }
 
 /// Retries a call that failed with EINTR.
+#[inline]
 fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
     loop {
         match f() {
@@ -149,10 +155,12 @@ fn retry<T>(mut f: impl FnMut() -> SysResult<T>) -> SysResult<T> {
     }
 }
 
+#[inline]
 pub fn getpid() -> libc::pid_t {
     syscall!(libc::SYS_getpid).unwrap_or(0) as libc::pid_t
 }
 
+#[inline]
 pub fn gettid() -> libc::pid_t {
     syscall!(libc::SYS_gettid).unwrap_or(0) as libc::pid_t
 }
@@ -230,10 +238,10 @@ fn openat2_usable(dirfd: RawFd) -> bool {
 /// same way: slower, never unsafe.
 pub fn open_beneath_walk(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> SysResult<RawFd> {
     let bytes = path.to_bytes();
-    if mfs_core::path::has_dotdot(bytes) || bytes.first() == Some(&b'/') {
+    if crate::path::has_dotdot(bytes) || bytes.first() == Some(&b'/') {
         return Err(Errno(libc::EXDEV));
     }
-    let (parent, name) = mfs_core::path::split_parent(bytes);
+    let (parent, name) = crate::path::split_parent(bytes);
     let mut dir = dirfd;
     for comp in parent.split(|&b| b == b'/').filter(|c| !c.is_empty() && *c != b".") {
         let next = component_at(dir, comp, |c| openat(dir, c, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0));
@@ -275,11 +283,13 @@ pub fn openat(dirfd: RawFd, path: &CStr, flags: c_int, mode: libc::mode_t) -> Sy
     retry(|| syscall!(libc::SYS_openat, dirfd, path.as_ptr(), flags | libc::O_CLOEXEC, mode)).map(|fd| fd as RawFd)
 }
 
+#[inline]
 pub fn close(fd: RawFd) {
     let _ = syscall!(libc::SYS_close, fd);
 }
 
 /// Writes all of `buf` at `off`, retrying short writes and EINTR.
+#[inline]
 pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: off_t) -> SysResult<()> {
     while !buf.is_empty() {
         let n = retry(|| syscall!(libc::SYS_pwrite64, fd, buf.as_ptr(), buf.len(), off))? as usize;
@@ -293,6 +303,7 @@ pub fn pwrite_all(fd: RawFd, mut buf: &[u8], mut off: off_t) -> SysResult<()> {
 }
 
 /// Writes all of `buf` at `fd`'s offset, retrying short writes and EINTR.
+#[inline]
 pub fn write_all(fd: RawFd, mut buf: &[u8]) -> SysResult<()> {
     while !buf.is_empty() {
         let n = retry(|| syscall!(libc::SYS_write, fd, buf.as_ptr(), buf.len()))? as usize;
@@ -308,10 +319,12 @@ pub fn pread(fd: RawFd, buf: &mut [u8], off: off_t) -> SysResult<usize> {
     retry(|| syscall!(libc::SYS_pread64, fd, buf.as_mut_ptr(), buf.len(), off)).map(|n| n as usize)
 }
 
+#[inline]
 pub fn lseek(fd: RawFd, off: off_t, whence: c_int) -> SysResult<off_t> {
     syscall!(libc::SYS_lseek, fd, off, whence).map(|o| o as off_t)
 }
 
+#[inline]
 pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
     // SAFETY: an all-zero `stat` is a valid value of the plain-data struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -328,16 +341,7 @@ pub fn fstatat(dirfd: RawFd, path: &CStr, flags: c_int) -> SysResult<libc::stat>
 
 /// The path the kernel has for an open descriptor (`/proc/self/fd/N`), into `buf`.
 pub fn fd_path(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
-    let mut link = [0u8; 32];
-    let mut w = crate::fmt::Buf::new(&mut link);
-    w.str("/proc/self/fd/");
-    w.num(fd as u64);
-    w.byte(0);
-    let n = syscall!(libc::SYS_readlinkat, libc::AT_FDCWD, link.as_ptr(), buf.as_mut_ptr(), buf.len())? as usize;
-    if n >= buf.len() {
-        return Err(Errno(libc::ENAMETOOLONG));
-    }
-    Ok(n)
+    readlinkat(libc::AT_FDCWD, ProcFd::new(fd).as_cstr(), buf)
 }
 
 pub fn readlinkat(dirfd: RawFd, path: &CStr, buf: &mut [u8]) -> SysResult<usize> {
@@ -394,6 +398,26 @@ pub fn sync_file_range(fd: RawFd, off: off_t, n: off_t, flags: libc::c_uint) -> 
 
 pub fn mkdirat(dirfd: RawFd, name: &CStr, mode: libc::mode_t) -> SysResult<()> {
     syscall!(libc::SYS_mkdirat, dirfd, name.as_ptr(), mode).map(drop)
+}
+
+/// Creates `dir` and its missing parents with `mode` (errors ignored: the caller's next call
+/// on the directory reports what matters).
+pub fn mkdir_all(dir: &CStr, mode: libc::mode_t) {
+    let bytes = dir.to_bytes();
+    let mut buf = [0u8; crate::path::PATH_MAX + 1];
+    if bytes.len() >= buf.len() {
+        return;
+    }
+    for (i, &b) in bytes.iter().enumerate().skip(1) {
+        if b == b'/' {
+            buf[..i].copy_from_slice(&bytes[..i]);
+            buf[i] = 0;
+            if let Ok(p) = CStr::from_bytes_with_nul(&buf[..=i]) {
+                let _ = mkdirat(libc::AT_FDCWD, p, mode);
+            }
+        }
+    }
+    let _ = mkdirat(libc::AT_FDCWD, dir, mode);
 }
 
 pub fn unlinkat(dirfd: RawFd, name: &CStr, flags: c_int) -> SysResult<()> {
@@ -511,13 +535,7 @@ pub fn readable(fd: RawFd) -> SysResult<(RawFd, bool)> {
     if fl & libc::O_ACCMODE != libc::O_WRONLY {
         return Ok((fd, false));
     }
-    let mut link = [0u8; 32];
-    let mut w = crate::fmt::Buf::new(&mut link);
-    w.str("/proc/self/fd/");
-    w.num(fd as u64);
-    w.byte(0);
-    let path = CStr::from_bytes_until_nul(&link).map_err(|_| Errno(libc::EINVAL))?;
-    Ok((openat(libc::AT_FDCWD, path, libc::O_RDONLY, 0)?, true))
+    Ok((openat(libc::AT_FDCWD, ProcFd::new(fd).as_cstr(), libc::O_RDONLY, 0)?, true))
 }
 
 /// Copies `[off, off + len)` of the file behind `src` (which may be write-only) to `dst`.
@@ -531,6 +549,7 @@ pub fn copy_out(src: RawFd, dst: RawFd, off: off_t, len: u64) -> SysResult<u64> 
 }
 
 /// futex(2) with `op` on a word shared between processes (no FUTEX_PRIVATE_FLAG).
+#[inline]
 pub fn futex(word: *mut u32, op: c_int, val: u32, timeout: *const libc::timespec) -> SysResult<c_long> {
     syscall!(libc::SYS_futex, word, op, val, timeout)
 }
@@ -559,4 +578,109 @@ pub fn getcwd(buf: &mut [u8]) -> SysResult<usize> {
 
 pub fn getdents64(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
     syscall!(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len()).map(|n| n as usize)
+}
+
+/// The entry names in the bytes one `getdents64` call filled, in order (`.` and `..`
+/// included).
+pub fn dirent_names(filled: &[u8]) -> impl Iterator<Item = &[u8]> {
+    // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2), d_type (1), d_name.
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        if off + 19 >= filled.len() {
+            return None;
+        }
+        let reclen = usize::from(u16::from_ne_bytes([filled[off + 16], filled[off + 17]]));
+        let name = filled.get(off + 19..off + reclen.max(19)).unwrap_or(&[]);
+        off += reclen.max(1);
+        Some(&name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())])
+    })
+}
+
+/// `/proc/self/fd/N`: the kernel's name for an open descriptor, built without allocating.
+pub struct ProcFd([u8; 32]);
+
+const PROC_SELF_FD: &[u8] = b"/proc/self/fd/";
+
+impl ProcFd {
+    pub fn new(fd: RawFd) -> ProcFd {
+        let mut buf = [0u8; 32];
+        buf[..PROC_SELF_FD.len()].copy_from_slice(PROC_SELF_FD);
+        let mut digits = [0u8; 20];
+        let d = decimal(u64::from(fd.max(0) as u32), &mut digits);
+        buf[PROC_SELF_FD.len()..PROC_SELF_FD.len() + d.len()].copy_from_slice(d);
+        ProcFd(buf)
+    }
+
+    pub fn as_cstr(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.0).unwrap_or(c"/proc/self/fd")
+    }
+
+    /// The descriptor a `/proc/self/fd/N` path names (exactly that form), or `None`.
+    pub fn parse(path: &[u8]) -> Option<RawFd> {
+        parse_fd_number(path.strip_prefix(PROC_SELF_FD)?)
+    }
+}
+
+/// The decimal digits of `n`, written into `buf` without allocating (for `/proc` paths and journal records).
+pub fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// A descriptor number written in decimal, as in a `/proc/self/fd` entry's name.
+pub fn parse_fd_number(name: &[u8]) -> Option<RawFd> {
+    if name.is_empty() || name.len() > 9 || !name.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(name.iter().fold(0, |acc, &b| acc * 10 + RawFd::from(b - b'0')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_fd_paths_are_built_and_parsed() {
+        assert_eq!(ProcFd::new(15003).as_cstr(), c"/proc/self/fd/15003");
+        assert_eq!(ProcFd::new(0).as_cstr(), c"/proc/self/fd/0");
+        assert_eq!(ProcFd::parse(b"/proc/self/fd/42"), Some(42));
+        assert_eq!(ProcFd::parse(b"/proc/self/fd/"), None);
+        assert_eq!(ProcFd::parse(b"/proc/self/fd/4x"), None);
+        assert_eq!(ProcFd::parse(b"/proc/self/fd/1234567890"), None);
+        assert_eq!(ProcFd::parse(b"/dev/fd/3"), None);
+        assert_eq!(parse_fd_number(b"007"), Some(7));
+    }
+
+    #[test]
+    fn dirent_names_lists_a_directory() {
+        let dir = std::env::temp_dir().join(format!("mfs-dirents-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["a", "bb", "a long name with spaces"] {
+            std::fs::write(dir.join(name), b"").unwrap();
+        }
+        let c = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+        let fd = openat(libc::AT_FDCWD, &c, libc::O_RDONLY | libc::O_DIRECTORY, 0).unwrap();
+        let mut buf = [0u8; 4096];
+        let mut names = Vec::new();
+        loop {
+            match getdents64(fd, &mut buf).unwrap() {
+                0 => break,
+                n => names.extend(dirent_names(&buf[..n]).map(<[u8]>::to_vec)),
+            }
+        }
+        close(fd);
+        names.sort();
+        let want: Vec<&[u8]> = vec![b".", b"..", b"a", b"a long name with spaces", b"bb"];
+        assert_eq!(names, want);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

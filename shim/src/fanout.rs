@@ -1,4 +1,5 @@
-//! Applying one change to the other copies of a pair.
+//! Applying one change to the other copies of a pair: by path beneath each copy's root, or
+//! through the twin descriptors of a mirrored fd.
 //!
 //! Every mirror-side path is resolved beneath the copy's root with openat2(RESOLVE_BENEATH):
 //! a symlink or `..` in a mirror tree can never make the shim write outside it. When the
@@ -11,11 +12,13 @@ use std::ffi::CStr;
 use std::os::fd::RawFd;
 
 use mfs_core::classify::Hit;
+use mfs_core::journal::Kind;
 use mfs_core::path::{split_parent, PATH_MAX};
+use mfs_core::sys::{self, Errno, SysResult};
 
-use crate::fdtable::{self, kind};
-use crate::state::{Rel, State};
-use crate::sys::{self, Errno, SysResult};
+use crate::fdtable::{self, Entry, FdKind};
+use crate::owner;
+use crate::state::{JournalPath, State};
 
 /// A NUL-terminated copy of a relative path (`.` for the root): on the stack when short (as
 /// nearly all are), on the heap otherwise, so the common case neither zeroes nor moves a
@@ -105,7 +108,7 @@ pub fn open_on(
     let high = sys::dup_at_least(fd, st.fd_base).ok();
     close_own(fd);
     if let Some(h) = high {
-        fdtable::set_kind(h, kind::PRIVATE);
+        fdtable::set_kind(h, FdKind::Private);
     }
     Ok(high)
 }
@@ -121,14 +124,14 @@ pub fn open_transient(
     mode: libc::mode_t,
 ) -> SysResult<RawFd> {
     let c = CRel::new(rel).ok_or(Errno(libc::ENAMETOOLONG))?;
-    let fd = sys::open_beneath(st.root_fd(pair, copy), c.as_cstr(), flags, mode)?;
-    fdtable::set_kind(fd, kind::PRIVATE);
+    let fd = sys::open_beneath(st.copies.root_fd(pair, copy), c.as_cstr(), flags, mode)?;
+    fdtable::set_kind(fd, FdKind::Private);
     Ok(fd)
 }
 
 /// Closes a descriptor from [`open_on`].
 pub fn close_own(fd: RawFd) {
-    fdtable::set_kind(fd, kind::EMPTY);
+    fdtable::set_kind(fd, FdKind::Empty);
     sys::close(fd);
 }
 
@@ -142,12 +145,12 @@ pub fn at_parent<R>(
     f: impl FnOnce(RawFd, &CStr) -> SysResult<R>,
 ) -> SysResult<R> {
     if rel.is_empty() {
-        return f(st.root_fd(pair, copy), c".");
+        return f(st.copies.root_fd(pair, copy), c".");
     }
     let (parent, name) = split_parent(rel);
     let name = CRel::new(name).ok_or(Errno(libc::ENAMETOOLONG))?;
     if parent.is_empty() {
-        return f(st.root_fd(pair, copy), name.as_cstr());
+        return f(st.copies.root_fd(pair, copy), name.as_cstr());
     }
     let dir = open_transient(st, pair, copy, parent, libc::O_PATH | libc::O_DIRECTORY, 0)?;
     let r = f(dir, name.as_cstr());
@@ -167,12 +170,8 @@ pub fn canonical_rel<'b>(st: &State, abs: &[u8], out: &'b mut [u8; PATH_MAX]) ->
     let (parent, name) = split_parent(abs);
     let parent = if parent.is_empty() { &b"/"[..] } else { parent };
     let c = CRel::new(parent)?;
-    let dir = sys::openat(libc::AT_FDCWD, c.as_cstr(), libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
     let mut real = [0u8; PATH_MAX];
-    let n = sys::fd_path(dir, &mut real);
-    sys::close(dir);
-    let n = n.ok()?;
-    let hit = st.classifier.classify(&real[..n])?;
+    let (hit, _) = st.place.resolved(libc::AT_FDCWD, c.as_cstr(), libc::O_DIRECTORY, &mut real)?;
     let (pair, copy) = (hit.pair, hit.copy);
     let mut len = 0;
     for part in [hit.rel, if hit.rel.is_empty() { &b""[..] } else { &b"/"[..] }, name] {
@@ -196,16 +195,11 @@ pub fn fanout_path(
     let mut target = loc;
     let mut resolved = false;
     let mut result = Ok(());
-    let ncopies = st.pair(loc.pair).copies.len();
-    let mut copy = 0;
-    while copy < ncopies {
-        if copy == target.origin {
-            copy += 1;
-            continue;
-        }
-        if !st.online(target.pair, copy) {
-            st.journal(target.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(target.rel));
-            copy += 1;
+    let mut others = st.others(loc.pair, loc.origin);
+    while let Some(other) = others.next() {
+        let copy = other.copy;
+        if !other.online {
+            st.journal(target.pair, copy, Kind::Dirty, JournalPath::Path(target.rel));
             continue;
         }
         match at_parent(st, target.pair, copy, target.rel, |dir, name| op(copy, dir, name)) {
@@ -214,21 +208,20 @@ pub fn fanout_path(
                 resolved = true;
                 match canonical_rel(st, abs, &mut canon) {
                     Some((pair, origin, rel)) if pair == loc.pair => {
+                        // Placed again by the kernel's path: start over from the first copy.
                         target = Loc { pair, origin, rel };
-                        copy = 0;
-                        continue;
+                        others = st.others(pair, origin);
                     }
                     // The path really leads out of the pair: nothing to mirror.
                     _ => return Ok(()),
                 }
             }
             Err(e) => {
-                if let Some(fail) = st.mirror_failed(target.pair, copy, Rel::Path(target.rel), e) {
+                if let Some(fail) = st.mirror_failed(target.pair, copy, JournalPath::Path(target.rel), e) {
                     result = Err(fail);
                 }
             }
         }
-        copy += 1;
     }
     result
 }
@@ -241,21 +234,21 @@ pub type PathOp<'a> = &'a mut dyn FnMut(usize, RawFd, &CStr) -> SysResult<()>;
 pub fn fanout_fd(
     st: &State,
     fd: RawFd,
-    e: &fdtable::Entry,
+    e: &Entry,
     mut on_twin: impl FnMut(RawFd) -> SysResult<()>,
     by_path: Option<PathOp<'_>>,
 ) -> Result<(), Errno> {
     let mut result = Ok(());
-    let ncopies = st.pair(e.pair).copies.len();
     let mut need_path = false;
-    for copy in (0..ncopies).filter(|&c| c != e.origin) {
+    for other in st.others(e.pair, e.origin) {
+        let copy = other.copy;
         let t = e.twins[copy];
         if t == fdtable::LOST_TWIN {
             // Journaled when it was lost; the file is resynchronised as a whole.
             continue;
         }
-        if !st.online(e.pair, copy) {
-            st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Fd(fd));
+        if !other.online {
+            st.journal(e.pair, copy, Kind::Dirty, JournalPath::Fd(fd));
             if t >= 0 {
                 lose_twin(fd, copy, t);
             }
@@ -266,7 +259,7 @@ pub fn fanout_fd(
             continue;
         }
         if let Err(err) = on_twin(t) {
-            if let Some(fail) = st.mirror_failed(e.pair, copy, Rel::Fd(fd), err) {
+            if let Some(fail) = st.mirror_failed(e.pair, copy, JournalPath::Fd(fd), err) {
                 result = Err(fail);
             }
             lose_twin(fd, copy, t);
@@ -282,26 +275,23 @@ pub fn fanout_fd(
 }
 
 /// The part of [`fanout_fd`] for copies that have no twin descriptor: the change by path, or a
-/// journal record. Out of line: its path buffers would otherwise be in every write's frame.
+/// journal record. Out of line: its path buffer would otherwise be in every write's frame.
 #[cold]
 #[inline(never)]
-fn fanout_fd_by_path(st: &State, fd: RawFd, e: &fdtable::Entry, by_path: Option<PathOp<'_>>) -> Result<(), Errno> {
-    let ncopies = st.pair(e.pair).copies.len();
+fn fanout_fd_by_path(st: &State, fd: RawFd, e: &Entry, by_path: Option<PathOp<'_>>) -> Result<(), Errno> {
     let mut buf = [0u8; PATH_MAX];
-    let mut abs = [0u8; PATH_MAX];
-    let Ok(n) = sys::fd_path(fd, &mut abs) else { return Ok(()) };
-    let Some(rel) = st.rel_of_fd(fd, &mut buf) else { return Ok(()) };
-    let loc = Loc { pair: e.pair, origin: e.origin, rel };
+    let Some((hit, abs)) = st.place.of_fd(fd, &mut buf) else { return Ok(()) };
+    let loc = Loc { pair: e.pair, origin: e.origin, rel: hit.rel };
     match by_path {
-        Some(op) => fanout_path(st, loc, &abs[..n], |copy, dir, name| {
+        Some(op) => fanout_path(st, loc, abs, |copy, dir, name| {
             if e.twins[copy] >= 0 || e.twins[copy] == fdtable::LOST_TWIN {
                 return Ok(()); // handled by the caller
             }
             op(copy, dir, name)
         }),
         None => {
-            for copy in (0..ncopies).filter(|&c| c != e.origin && e.twins[c] == fdtable::NO_TWIN) {
-                st.journal(e.pair, copy, mfs_core::journal::Kind::Dirty, Rel::Path(rel));
+            for other in st.others(e.pair, e.origin).filter(|o| e.twins[o.copy] == fdtable::NO_TWIN) {
+                st.journal(e.pair, other.copy, Kind::Dirty, JournalPath::Path(loc.rel));
             }
             Ok(())
         }
@@ -310,8 +300,94 @@ fn fanout_fd_by_path(st: &State, fd: RawFd, e: &fdtable::Entry, by_path: Option<
 
 /// Marks a twin of `fd` as lost (its copy failed); later calls journal instead of writing.
 pub fn lose_twin(fd: RawFd, copy: usize, twin: RawFd) {
-    if crate::state::owns_memory() {
+    if owner::owns_memory() {
         fdtable::set_twin_of(fd, copy, fdtable::LOST_TWIN);
         close_own(twin);
+    }
+}
+
+/// Records a mirrored fd and marks its twins as the shim's.
+pub fn record(fd: RawFd, e: Entry) {
+    if !owner::owns_memory() {
+        return;
+    }
+    for (_, t) in e.open_twins() {
+        fdtable::set_twin(t, fd);
+    }
+    fdtable::set(fd, &e);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfs_core::config::{Config, Env};
+    use mfs_core::journal;
+
+    /// A state over a fresh primary and mirror (retries 2), without any hook involved.
+    fn state(tag: &str) -> (std::path::PathBuf, State) {
+        let t = std::env::temp_dir().join(format!("mfs-fanout-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        for d in ["p", "m", "state"] {
+            std::fs::create_dir_all(t.join(d)).unwrap();
+        }
+        let text = format!(
+            "[daemon]\nstate_dir = \"{0}/state\"\n[[pair]]\nname = \"t\"\nprimary = \"{0}/p\"\nmirror = \"{0}/m\"\nretries = 2\n",
+            t.display()
+        );
+        let cfg = Config::from_toml(&text, &Env::default()).unwrap();
+        (t, State::new(cfg, 200).unwrap())
+    }
+
+    fn journal(t: &std::path::Path) -> Vec<(journal::Kind, usize, Vec<u8>)> {
+        let data = std::fs::read(t.join("state/t.journal")).unwrap_or_default();
+        journal::decode(&data).unwrap().into_iter().map(|r| (r.kind, r.copy, r.path)).collect()
+    }
+
+    /// A path change goes to the mirror beneath its root; failures are journaled, the copy goes
+    /// offline after `retries` of them, and from then on changes are journaled for it without
+    /// being tried.
+    #[test]
+    fn path_changes_reach_the_mirror_or_its_journal() {
+        let (t, st) = state("path");
+        let abs = t.join("p/d");
+        let abs = abs.as_os_str().as_encoded_bytes();
+        let loc = Loc { pair: 0, origin: 0, rel: b"d" };
+        fanout_path(&st, loc, abs, |_, dir, name| sys::mkdirat(dir, name, 0o755)).unwrap();
+        assert!(t.join("m/d").is_dir());
+        assert!(journal(&t).is_empty());
+
+        let mut tried = 0;
+        for _ in 0..2 {
+            fanout_path(&st, loc, abs, |_, _, _| {
+                tried += 1;
+                Err(Errno(libc::EIO))
+            })
+            .unwrap();
+        }
+        assert!(!st.copies.online(0, 1));
+        fanout_path(&st, Loc { rel: b"e", ..loc }, abs, |_, _, _| {
+            tried += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(tried, 2, "an offline copy is not tried");
+        let dirty = (Kind::Dirty, 1, b"d".to_vec());
+        assert_eq!(journal(&t), vec![dirty.clone(), dirty, (Kind::Dirty, 1, b"e".to_vec())]);
+        std::fs::remove_dir_all(t).unwrap();
+    }
+
+    /// A path that leaves the mirror's root through a symlink is never followed there.
+    #[test]
+    fn a_symlink_in_the_mirror_never_leads_out_of_it() {
+        let (t, st) = state("escape");
+        std::fs::create_dir_all(t.join("outside")).unwrap();
+        std::os::unix::fs::symlink(t.join("outside"), t.join("m/link")).unwrap();
+        let abs = t.join("p/link/f");
+        let loc = Loc { pair: 0, origin: 0, rel: b"link/f" };
+        let r =
+            fanout_path(&st, loc, abs.as_os_str().as_encoded_bytes(), |_, dir, name| sys::mkdirat(dir, name, 0o755));
+        assert!(r.is_ok());
+        assert!(!t.join("outside/f").exists(), "wrote outside the mirror");
+        std::fs::remove_dir_all(t).unwrap();
     }
 }

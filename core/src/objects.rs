@@ -1,16 +1,15 @@
 //! Copying and removing whole objects on a copy: used when a file or tree enters a pair from
-//! outside (rename or link into the primary) or leaves it (rename out).
+//! outside (rename or link into the primary) or leaves it (rename out), and by resync.
 //!
-//! These are slow paths: they run with the re-entrancy guard held, so the std calls used to
-//! read the origin side pass straight to libc, and every mirror-side change is made relative
-//! to a directory descriptor with O_NOFOLLOW, beneath the copy's root.
+//! The origin side is read through `std::fs`; inside the shim that calls hooked functions, so
+//! the shim's callers hold its re-entrancy guard. Every change on the copy is made relative to
+//! a directory descriptor with O_NOFOLLOW, beneath the copy's root.
 
 use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 
-use crate::guard::Guard;
 use crate::sys::{self, Errno, SysResult};
 
 fn io_errno(e: std::io::Error) -> Errno {
@@ -20,7 +19,6 @@ fn io_errno(e: std::io::Error) -> Errno {
 /// Copies the object at origin-side path `src` (not following a final symlink) to `name` in
 /// directory `dst_dir`, replacing whatever is there.
 pub fn copy_object(src: &CStr, dst_dir: RawFd, name: &CStr) -> SysResult<()> {
-    let _g = Guard::enter();
     let _ = remove_object(dst_dir, name);
     copy_rec(std::path::Path::new(std::ffi::OsStr::from_bytes(src.to_bytes())), dst_dir, name, 0)
 }
@@ -113,17 +111,10 @@ fn remove_dir_rec(parent: RawFd, name: &CStr, depth: u32) -> SysResult<()> {
                 return Err(e);
             }
         };
-        let mut off = 0;
-        while off < n {
-            let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
-            let raw = &buf[off + 19..off + reclen];
-            let raw = &raw[..raw.iter().position(|&b| b == 0).unwrap_or(raw.len())];
-            if raw != b"." && raw != b".." {
-                if let Ok(c) = CString::new(raw) {
-                    names.push(c);
-                }
+        for raw in sys::dirent_names(&buf[..n]).filter(|&r| r != b"." && r != b"..") {
+            if let Ok(c) = CString::new(raw) {
+                names.push(c);
             }
-            off += reclen.max(1);
         }
     }
     let mut result = Ok(());

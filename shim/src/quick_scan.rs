@@ -107,7 +107,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_chunks_match_the_reference() {
-        let t = std::env::temp_dir().join(format!("mfs-cpath-{}", std::process::id()));
+        let t = std::env::temp_dir().join(format!("mfs-quick-scan-{}", std::process::id()));
         let (a, b) = (t.join("data/app"), t.join("data/backup"));
         std::fs::create_dir_all(&a).unwrap();
         std::fs::create_dir_all(&b).unwrap();

@@ -1,0 +1,202 @@
+//! The copies of each pair as this process uses them now: each copy's root descriptor, whether
+//! it is in service, how often it failed; "the other copies" a change goes to; and what a
+//! copy's failure does to it.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+
+use mfs_core::config::{Config, OnMirrorError};
+use mfs_core::failure::{self, Verdict};
+use mfs_core::sys::Errno;
+
+/// One copy of a pair at run time.
+struct CopyState {
+    /// The copy's root, opened O_PATH; every path on this copy is resolved beneath it.
+    root_fd: AtomicI32,
+    /// False once the copy failed `retries` times.
+    online: AtomicBool,
+    failures: AtomicU32,
+}
+
+struct PairCopies {
+    copies: Vec<CopyState>,
+    retries: u32,
+    /// `on_mirror_error = "degrade"`: failures take a copy offline instead of failing calls.
+    degrade: bool,
+}
+
+/// Every pair's copies.
+pub struct Copies {
+    pairs: Vec<PairCopies>,
+    /// Set once any copy of any pair has gone offline.
+    degraded: AtomicBool,
+}
+
+/// One of the other copies of a pair, as a change may use it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Other {
+    pub copy: usize,
+    /// In service: the change is applied to it. Otherwise the change is journaled for it.
+    pub online: bool,
+}
+
+/// What a copy's failure did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failed {
+    /// The error the program's call should return (fail mode only).
+    pub fail: Option<Errno>,
+    /// This failure took the copy offline.
+    pub went_offline: bool,
+    /// The failures counted against the copy so far.
+    pub count: u32,
+}
+
+impl Copies {
+    /// The copies of `cfg`'s pairs, every one online; `roots[pair][copy]` are their root
+    /// descriptors.
+    pub fn new(cfg: &Config, roots: Vec<Vec<RawFd>>) -> Copies {
+        let pairs = cfg
+            .pairs
+            .iter()
+            .zip(roots)
+            .map(|(p, fds)| PairCopies {
+                copies: fds
+                    .into_iter()
+                    .map(|fd| CopyState {
+                        root_fd: AtomicI32::new(fd),
+                        online: AtomicBool::new(true),
+                        failures: AtomicU32::new(0),
+                    })
+                    .collect(),
+                retries: p.retries,
+                degrade: p.on_mirror_error == OnMirrorError::Degrade,
+            })
+            .collect();
+        Copies { pairs, degraded: AtomicBool::new(false) }
+    }
+
+    /// The copies of `pair` other than `origin` (the copy the program's call went to), in
+    /// order, each with whether it is in service.
+    #[inline]
+    pub fn others(&self, pair: usize, origin: usize) -> impl Iterator<Item = Other> + '_ {
+        self.pairs[pair]
+            .copies
+            .iter()
+            .enumerate()
+            .filter(move |&(c, _)| c != origin)
+            .map(|(copy, s)| Other { copy, online: s.online.load(Ordering::Relaxed) })
+    }
+
+    /// Number of copies of `pair`.
+    pub fn count(&self, pair: usize) -> usize {
+        self.pairs[pair].copies.len()
+    }
+
+    /// True when `copy` of `pair` is in service.
+    #[inline]
+    pub fn online(&self, pair: usize, copy: usize) -> bool {
+        self.pairs[pair].copies[copy].online.load(Ordering::Relaxed)
+    }
+
+    /// True while every copy of every pair is in service (one load).
+    #[inline(always)]
+    pub fn all_online(&self) -> bool {
+        !self.degraded.load(Ordering::Relaxed)
+    }
+
+    #[inline]
+    pub fn root_fd(&self, pair: usize, copy: usize) -> RawFd {
+        self.pairs[pair].copies[copy].root_fd.load(Ordering::Relaxed)
+    }
+
+    /// Moves a root descriptor from `from` to `to`; false when no root is `from`.
+    pub fn relocate_root(&self, from: RawFd, to: RawFd) -> bool {
+        let mut moved = false;
+        for c in self.pairs.iter().flat_map(|p| &p.copies) {
+            moved |= c.root_fd.compare_exchange(from, to, Ordering::AcqRel, Ordering::Relaxed).is_ok();
+        }
+        moved
+    }
+
+    /// Records that an operation on `copy` of `pair` failed with `e`, as the errno's
+    /// [`Verdict`] says: a copy fault counts toward `retries` and in degrade mode takes the
+    /// copy offline when they are used up (fail mode shows the program every error instead,
+    /// so a copy is never silently taken out of service there).
+    pub fn failed(&self, pair: usize, copy: usize, e: Errno) -> Failed {
+        let p = &self.pairs[pair];
+        let c = &p.copies[copy];
+        let fail = (!p.degrade).then_some(e);
+        match failure::classify(e.0) {
+            Verdict::PathDirty => Failed { fail, went_offline: false, count: c.failures.load(Ordering::Relaxed) },
+            Verdict::CopyFault => {
+                let count = c.failures.fetch_add(1, Ordering::Relaxed) + 1;
+                let went_offline = p.degrade && count >= p.retries && c.online.swap(false, Ordering::Relaxed);
+                if went_offline {
+                    self.degraded.store(true, Ordering::Relaxed);
+                }
+                Failed { fail, went_offline, count }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mfs_core::config::Env;
+
+    fn config(mode: &str) -> (std::path::PathBuf, Config) {
+        let t = std::env::temp_dir().join(format!("mfs-copies-{mode}-{}", std::process::id()));
+        for d in ["p", "m1", "m2"] {
+            std::fs::create_dir_all(t.join(d)).unwrap();
+        }
+        let text = format!(
+            "[[pair]]\nprimary = \"{0}/p\"\nmirror = [\"{0}/m1\", \"{0}/m2\"]\non_mirror_error = \"{mode}\"\nretries = 2\n",
+            t.display()
+        );
+        (t.clone(), Config::from_toml(&text, &Env::default()).unwrap())
+    }
+
+    fn view(c: &Copies, origin: usize) -> Vec<(usize, bool)> {
+        c.others(0, origin).map(|o| (o.copy, o.online)).collect()
+    }
+
+    #[test]
+    fn the_other_copies_follow_failures_in_degrade_mode() {
+        let (t, cfg) = config("degrade");
+        let c = Copies::new(&cfg, vec![vec![10, 11, 12]]);
+        assert_eq!(view(&c, 0), vec![(1, true), (2, true)]);
+        assert_eq!(view(&c, 2), vec![(0, true), (1, true)], "a change made through a mirror");
+        assert_eq!(c.root_fd(0, 2), 12);
+        assert!(c.all_online());
+
+        let f = c.failed(0, 1, Errno(libc::EIO));
+        assert_eq!(f, Failed { fail: None, went_offline: false, count: 1 });
+        // Out of descriptors: the process's problem, not counted.
+        assert_eq!(c.failed(0, 1, Errno(libc::EMFILE)).count, 1);
+        assert!(c.online(0, 1));
+        let f = c.failed(0, 1, Errno(libc::ENOSPC));
+        assert_eq!(f, Failed { fail: None, went_offline: true, count: 2 });
+        assert_eq!(view(&c, 0), vec![(1, false), (2, true)]);
+        assert!(!c.all_online());
+        assert!(!c.failed(0, 1, Errno(libc::EIO)).went_offline, "offline once");
+
+        assert!(c.relocate_root(12, 40));
+        assert_eq!(c.root_fd(0, 2), 40);
+        assert!(!c.relocate_root(12, 41));
+        std::fs::remove_dir_all(t).unwrap();
+    }
+
+    #[test]
+    fn fail_mode_returns_every_error_and_keeps_copies_online() {
+        let (t, cfg) = config("fail");
+        let c = Copies::new(&cfg, vec![vec![10, 11, 12]]);
+        for _ in 0..5 {
+            assert_eq!(c.failed(0, 2, Errno(libc::EIO)).fail, Some(Errno(libc::EIO)));
+        }
+        assert_eq!(c.failed(0, 2, Errno(libc::EMFILE)).fail, Some(Errno(libc::EMFILE)));
+        assert_eq!(view(&c, 0), vec![(1, true), (2, true)]);
+        assert!(c.all_online());
+        std::fs::remove_dir_all(t).unwrap();
+    }
+}

@@ -1,0 +1,259 @@
+//! Where a path belongs: the pair, copy and relative path of the object a hook's path or
+//! descriptor names, decided lexically (fast tests first) or from the kernel's path of an
+//! open descriptor.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+use mfs_core::classify::{Classifier, Hit};
+use mfs_core::config::Config;
+use mfs_core::path::{has_dotdot_from, normal_form, AbsPath, PATH_MAX};
+use mfs_core::quick::{Quick, QuickTest};
+use mfs_core::sys::{self, Errno};
+
+use crate::cwd;
+use crate::fdtable::{self, FdKind};
+use crate::quick_scan::Scanner;
+
+/// What a path is to the shim.
+#[derive(Debug, Clone, Copy)]
+pub enum Class<'a> {
+    /// Outside every pair and not above any root.
+    Outside,
+    /// Above a root: paths relative to it may enter a pair.
+    Related,
+    /// The shim could not tell (unreadable dirfd): treated as not mirrored.
+    Unknown,
+    /// Longer than PATH_MAX once made absolute: the shim cannot place it, so a change made
+    /// through it is journaled as needing a full resync of every pair (see
+    /// [`crate::state::State::unplaced_change`]).
+    TooLong,
+    /// In a pair; `abs` is the absolute origin-side path.
+    In { hit: Hit<'a>, abs: &'a [u8] },
+    /// A name for an open descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`): what it
+    /// opens is known only from the kernel's path of the result.
+    FdAlias,
+}
+
+impl Class<'_> {
+    /// The table kind an fd opened at such a path gets.
+    pub fn fd_kind(&self) -> FdKind {
+        match self {
+            Class::Outside => FdKind::Outside,
+            Class::Related => FdKind::Related,
+            Class::Unknown | Class::TooLong | Class::FdAlias => FdKind::Empty,
+            Class::In { .. } => FdKind::Mirrored,
+        }
+    }
+
+    pub fn is_too_long(&self) -> bool {
+        matches!(self, Class::TooLong)
+    }
+}
+
+/// The roots of every pair, as the classifier and as the quick test's scanner.
+pub struct Place {
+    pub classifier: Classifier,
+    scanner: Scanner,
+}
+
+impl Place {
+    pub fn new(cfg: &Config) -> Place {
+        let classifier = Classifier::new(cfg);
+        Place { scanner: Scanner::new(QuickTest::new(&classifier)), classifier }
+    }
+
+    /// Classifies the object a path names, relative to `dirfd` (AT_FDCWD for the current
+    /// directory), lexically. `scratch` holds the absolute path when one had to be built.
+    #[inline]
+    pub fn classify_at<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
+        if self.surely_outside(dirfd, path) {
+            return Class::Outside;
+        }
+        if let Some(p) = normal_form(path) {
+            return class_of(&self.classifier, p);
+        }
+        self.classify_slow(dirfd, path, scratch)
+    }
+
+    /// The quick test on a path as the program passed it: true when it surely lies outside
+    /// every pair (see [`mfs_core::quick`]). `/dev`, `/proc` and paths under them are never
+    /// outside here: they reach files through magic links (see [`magic_class`]).
+    ///
+    /// # Safety
+    /// `path` must be null or a NUL-terminated string.
+    #[inline(always)]
+    pub unsafe fn quick_outside(&self, dirfd: RawFd, path: *const libc::c_char) -> bool {
+        // SAFETY: the caller's contract.
+        match unsafe { self.scanner.judge(path) } {
+            // SAFETY: an absolute path, so at least one byte long before its NUL.
+            Quick::Outside => !unsafe { is_magic(path) },
+            Quick::Below => base_is_outside(dirfd),
+            Quick::Unknown => false,
+        }
+    }
+
+    /// The test on the bytes of every path a hook receives (open-like hooks try
+    /// [`Place::quick_outside`] first), and all that a path outside every pair costs: true
+    /// only when `path` certainly lies outside every pair and above none (see
+    /// [`Classifier::surely_outside`]) and names no open descriptor. A relative path without
+    /// `..` is outside when its base is: the current directory or a dirfd opened at a path
+    /// outside (both known without a system call).
+    #[inline(always)]
+    pub fn surely_outside(&self, dirfd: RawFd, path: &[u8]) -> bool {
+        match path.first() {
+            Some(b'/') => self.classifier.surely_outside(path) && !is_magic_bytes(path),
+            Some(_) => base_is_outside(dirfd) && !has_dotdot_from(path, 0),
+            None => false,
+        }
+    }
+
+    /// Where the kernel says an open descriptor's object is: its pair, copy and relative path,
+    /// and its absolute path, both in `buf`. `None` outside every pair.
+    pub fn of_fd<'b>(&self, fd: RawFd, buf: &'b mut [u8; PATH_MAX]) -> Option<(Hit<'b>, &'b [u8])> {
+        let n = sys::fd_path(fd, buf).ok()?;
+        let abs = &buf[..n];
+        Some((self.classifier.classify(abs)?, abs))
+    }
+
+    /// The path of an open descriptor relative to its pair's roots, from the kernel.
+    pub fn rel_of_fd<'b>(&self, fd: RawFd, buf: &'b mut [u8; PATH_MAX]) -> Option<&'b [u8]> {
+        self.of_fd(fd, buf).map(|(hit, _)| hit.rel)
+    }
+
+    /// Where the object at `path` (relative to `dirfd`) really is, symlinks followed (except
+    /// a final one with `O_NOFOLLOW` in `flags`): its place by the kernel's path, in `buf`.
+    pub fn resolved<'b>(
+        &self,
+        dirfd: RawFd,
+        path: &CStr,
+        flags: libc::c_int,
+        buf: &'b mut [u8; PATH_MAX],
+    ) -> Option<(Hit<'b>, &'b [u8])> {
+        let fd = sys::openat(dirfd, path, libc::O_PATH | flags, 0).ok()?;
+        let r = self.of_fd(fd, buf);
+        sys::close(fd);
+        r
+    }
+
+    /// Re-reads the current directory into the cache (see [`crate::cwd`]).
+    pub fn refresh_cwd(&self) {
+        cwd::refresh(|abs| matches!(class_of(&self.classifier, abs), Class::Outside));
+    }
+
+    fn classify_slow<'b>(&self, dirfd: RawFd, path: &'b [u8], scratch: &'b mut Option<AbsPath>) -> Class<'b> {
+        // Runs before the program's call: the syscalls here must not leave errno changed.
+        let _errno = sys::ErrnoGuard::save();
+        let mut base = [0u8; PATH_MAX];
+        let base_len = if path.first() == Some(&b'/') {
+            base[0] = b'/';
+            1
+        } else if dirfd == libc::AT_FDCWD {
+            match cwd::copy(&mut base) {
+                Some(n) => n,
+                // getcwd failed: the working directory is deeper than PATH_MAX (or gone).
+                None => return Class::TooLong,
+            }
+        } else {
+            match sys::fd_path(dirfd, &mut base) {
+                Ok(n) if base[0] == b'/' => n,
+                Err(Errno(libc::ENAMETOOLONG)) => return Class::TooLong,
+                _ => return Class::Unknown,
+            }
+        };
+        let abs = scratch.insert(AbsPath::new());
+        match abs.set_resolved(&base[..base_len], path) {
+            Ok(()) => {}
+            Err(mfs_core::path::PathError::TooLong) => return Class::TooLong,
+            Err(_) => return Class::Unknown,
+        }
+        class_of(&self.classifier, abs.as_bytes())
+    }
+}
+
+/// True when relative paths from `dirfd` (or the working directory) start outside every pair
+/// and above no root.
+#[inline(always)]
+fn base_is_outside(dirfd: RawFd) -> bool {
+    if dirfd == libc::AT_FDCWD {
+        cwd::is_outside()
+    } else {
+        fdtable::kind_of(dirfd) == FdKind::Outside
+    }
+}
+
+/// True for `/dev`, `/proc` and paths under them (see [`magic_class`]).
+///
+/// # Safety
+/// `path` must point to a NUL-terminated string of at least one byte before the NUL.
+#[inline(always)]
+unsafe fn is_magic(path: *const libc::c_char) -> bool {
+    let p = path.cast::<u8>();
+    // SAFETY: byte 1 is the string's second byte or its NUL.
+    let second = unsafe { *p.add(1) };
+    if second != b'd' && second != b'p' {
+        return false;
+    }
+    // SAFETY: the caller's contract; `from_ptr` reads up to the NUL.
+    is_magic_bytes(unsafe { CStr::from_ptr(path) }.to_bytes())
+}
+
+/// [`is_magic`] on a path's bytes.
+#[inline(always)]
+fn is_magic_bytes(path: &[u8]) -> bool {
+    matches!(path.get(1), Some(b'd' | b'p'))
+        && (path.starts_with(b"/dev/") || path.starts_with(b"/proc/") || path == b"/dev" || path == b"/proc")
+}
+
+/// The class of a normalised absolute path.
+#[inline]
+fn class_of<'b>(classifier: &Classifier, abs: &'b [u8]) -> Class<'b> {
+    match classifier.locate(abs) {
+        Ok(hit) => Class::In { hit, abs },
+        Err(above) => match magic_class(abs) {
+            Some(class) => class,
+            None if above => Class::Related,
+            None => Class::Outside,
+        },
+    }
+}
+
+/// The class of a normalised absolute path outside every pair that is under `/dev` or
+/// `/proc`, where magic links lead to open descriptors and to processes' working and root
+/// directories, which may be in a pair: such names are [`Class::FdAlias`] (what they open is
+/// placed by the kernel's path of the result), and the directories on the way to them are
+/// [`Class::Related`] (a path relative to them is placed again). `None` for every other path,
+/// `/dev/null` and the like included.
+fn magic_class(abs: &[u8]) -> Option<Class<'static>> {
+    if abs == b"/dev" || abs == b"/proc" || abs == b"/dev/fd" {
+        return Some(Class::Related);
+    }
+    if let Some(rest) = abs.strip_prefix(b"/dev/") {
+        let alias = matches!(rest, b"stdin" | b"stdout" | b"stderr") || rest.starts_with(b"fd/");
+        return alias.then_some(Class::FdAlias);
+    }
+    let rest = abs.strip_prefix(b"/proc/")?;
+    // /proc/PID/fd/N, /proc/self/cwd/..., /proc/PID/task/TID/root/..., and the like.
+    let magic =
+        rest.split(|&b| b == b'/').skip(1).any(|c| matches!(c, b"fd" | b"cwd" | b"root" | b"exe" | b"map_files"));
+    Some(if magic { Class::FdAlias } else { Class::Related })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_names_are_aliases_and_their_directories_related() {
+        for alias in [&b"/dev/stdout"[..], b"/dev/fd/3", b"/proc/self/fd/3", b"/proc/12/cwd/x", b"/proc/1/task/2/root"]
+        {
+            assert!(matches!(magic_class(alias), Some(Class::FdAlias)), "{}", String::from_utf8_lossy(alias));
+        }
+        for related in [&b"/dev"[..], b"/proc", b"/dev/fd", b"/proc/self", b"/proc/12/task"] {
+            assert!(matches!(magic_class(related), Some(Class::Related)), "{}", String::from_utf8_lossy(related));
+        }
+        assert!(magic_class(b"/dev/null").is_none());
+        assert!(magic_class(b"/etc/passwd").is_none());
+        assert!(is_magic_bytes(b"/proc/self/fd/1") && !is_magic_bytes(b"/dx/fd"));
+    }
+}

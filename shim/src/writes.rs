@@ -1,0 +1,160 @@
+//! The data path: a write, an in-kernel copy or an fd-level change (ftruncate, fallocate,
+//! fsync...) made on a mirrored descriptor's primary, repeated on its twins.
+//!
+//! Uses only the fd table, the coherency lock and raw system calls: no allocation and no lock
+//! a signal handler could deadlock on.
+
+use std::os::fd::RawFd;
+
+use libc::{off_t, ssize_t};
+use mfs_core::journal::Kind;
+use mfs_core::sys::{self, Errno, ErrnoGuard, SysResult};
+
+use crate::bufs::Bufs;
+use crate::coherency;
+use crate::edge::{finish, protect};
+use crate::fanout::{self, PathOp};
+use crate::fdtable::{self, flag, Entry};
+use crate::lockstep;
+use crate::state::{JournalPath, State};
+
+/// Mirrors `n` bytes that the primary just took at `off` onto every twin.
+fn write_twins(st: &State, fd: RawFd, e: &Entry, bufs: Bufs<'_>, n: usize, off: off_t) -> Result<(), Errno> {
+    // Copies without a twin descriptor (none could be kept) are written through a moment's
+    // open of the same file.
+    let mut by_path = |_copy: usize, dir: RawFd, name: &std::ffi::CStr| -> SysResult<()> {
+        let t = sys::openat(dir, name, libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
+        let r = bufs.pwrite_prefix(t, n, off);
+        sys::close(t);
+        r
+    };
+    fanout::fanout_fd(st, fd, e, |t| bufs.pwrite_prefix(t, n, off), Some(&mut by_path))
+}
+
+/// Journals a mirrored fd's file for every other copy.
+fn journal_fd(st: &State, fd: RawFd, e: &Entry) {
+    st.journal_others(e.pair, e.origin, Kind::Dirty, JournalPath::Fd(fd));
+}
+
+/// Writes to a mirrored descriptor: lock, write the primary, mirror at the offset the bytes
+/// landed on (at `at`, or at the descriptor's offset when `None`); `moves` tells whether the
+/// call moves the descriptor's offset. A descriptor in lockstep writes its twins plainly.
+#[inline(never)]
+pub fn write_mirrored(
+    st: &State,
+    fd: RawFd,
+    e: &Entry,
+    bufs: Bufs<'_>,
+    at: Option<off_t>,
+    moves: bool,
+    real: impl FnOnce() -> ssize_t,
+) -> ssize_t {
+    let mut held = coherency::lock(st, fd, e);
+    if at.is_none() && lockstep::usable(st, e, &held) {
+        return lockstep::write_plain(st, fd, e, bufs, held, real);
+    }
+    let r = real();
+    if r <= 0 || !moves {
+        // Nothing was written, or the offset stays where it was.
+        held.offsets_kept();
+        if r <= 0 {
+            return r;
+        }
+    }
+    let mut errno = ErrnoGuard::save();
+    let result = protect(
+        || {
+            journal_fd(st, fd, e);
+            Ok(())
+        },
+        || {
+            let off = match at {
+                // pwrite on an O_APPEND descriptor appends (Linux): the bytes are at the end.
+                Some(_) if e.has(flag::APPEND) => sys::fstat(fd).map(|s| s.st_size - r as off_t),
+                Some(o) => Ok(o),
+                None => sys::lseek(fd, 0, libc::SEEK_CUR).map(|end| end - r as off_t),
+            };
+            match off {
+                Ok(off) => {
+                    let res = write_twins(st, fd, e, bufs, r as usize, off);
+                    if res.is_ok() && at.is_none() && e.has(flag::LOCKSTEP) && held.exclusive() {
+                        lockstep::level_offsets(st, fd, e, off + r as off_t, &mut held);
+                    }
+                    res
+                }
+                Err(_) => {
+                    journal_fd(st, fd, e);
+                    Ok(())
+                }
+            }
+        },
+    );
+    drop(held);
+    finish(r, result, -1, &mut errno)
+}
+
+/// Applies an fd-level change that has a direct twin form (ftruncate, fallocate, fsync...)
+/// after the primary succeeded; `ok` tells success from the real call's result.
+pub fn mirror_fd_op<R: Copy>(
+    st: &State,
+    fd: RawFd,
+    r: R,
+    ok: bool,
+    mut op: impl FnMut(RawFd) -> SysResult<()>,
+    by_path: Option<PathOp<'_>>,
+) -> Result<R, Errno> {
+    if !ok {
+        return Ok(r);
+    }
+    let Some(e) = fdtable::get(fd) else { return Ok(r) };
+    protect(
+        || {
+            journal_fd(st, fd, &e);
+            Ok(r)
+        },
+        || fanout::fanout_fd(st, fd, &e, &mut op, by_path).map(|()| r),
+    )
+}
+
+/// Copies a byte range the kernel just wrote into a mirrored fd (by copy_file_range,
+/// sendfile, splice or a clone) from the primary to every twin.
+pub fn mirror_range(st: &State, fd_out: RawFd, off: off_t, n: u64) -> Result<(), Errno> {
+    let Some(e) = fdtable::get(fd_out).filter(|e| e.has(flag::WRITABLE)) else { return Ok(()) };
+    protect(
+        || {
+            journal_fd(st, fd_out, &e);
+            Ok(())
+        },
+        || fanout::fanout_fd(st, fd_out, &e, |t| sys::copy_out(fd_out, t, off, n).map(drop), None),
+    )
+}
+
+/// The body of the in-kernel copy calls: the destination's write offset comes from the
+/// caller's offset pointer or from the descriptor's position before the call.
+pub fn copy_into(st: &State, fd_out: RawFd, off_out: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
+    let Some(e) = fdtable::get(fd_out).filter(|e| e.has(flag::WRITABLE)) else { return real() };
+    let held = coherency::lock(st, fd_out, &e);
+    let before = match off_out {
+        Some(o) => Some(o),
+        None if e.has(flag::APPEND) => None,
+        None => sys::lseek(fd_out, 0, libc::SEEK_CUR).ok(),
+    };
+    let r = real();
+    if r <= 0 {
+        return r;
+    }
+    let mut errno = ErrnoGuard::save();
+    let start = match before {
+        Some(o) => Some(o),
+        None => sys::lseek(fd_out, 0, libc::SEEK_CUR).ok().map(|end| end - r as off_t),
+    };
+    let res = match start {
+        Some(o) => mirror_range(st, fd_out, o, r as u64),
+        None => {
+            journal_fd(st, fd_out, &e);
+            Ok(())
+        }
+    };
+    drop(held);
+    finish(r, res, -1, &mut errno)
+}
