@@ -1,6 +1,8 @@
 //! The per-pair journal: an append-only text file of paths that a copy is missing changes for.
 //!
-//! One record per line: `KIND COPY PID PATH`, where `PATH` is relative to the pair's roots and
+//! One record per line: `KIND COPY PID PATH`, where `KIND` is an upper-case letter for what a
+//! copy is behind on (`D`, `M`, `C`, `F`) or a lower-case one for what its file system cannot
+//! represent (see [`Kind`]), and `PATH` is relative to the pair's roots and
 //! percent-encoded (every byte outside `!`..`~`, and `%` itself, becomes `%XX`), so arbitrary
 //! bytes in file names, newlines included, survive. The root itself is written as `.`.
 //! Writers append whole lines with a single `write` on an `O_APPEND` descriptor ([`Appender`]),
@@ -12,6 +14,7 @@ use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use crate::failure::Lack;
 use crate::shared::SharedState;
 use crate::sys::{self, Errno, SysResult};
 
@@ -26,6 +29,9 @@ pub enum Kind {
     Clean,
     /// The copy needs a full resynchronisation (journal overflow, or an unknown path).
     Full,
+    /// The copy's file system cannot represent this of the path (see [`Lack`]): nothing to
+    /// resynchronise, a fact to report.
+    Lacks(Lack),
 }
 
 impl Kind {
@@ -35,6 +41,13 @@ impl Kind {
             Kind::Mapped => b'M',
             Kind::Clean => b'C',
             Kind::Full => b'F',
+            Kind::Lacks(Lack::Xattr) => b'x',
+            Kind::Lacks(Lack::Acl) => b'a',
+            Kind::Lacks(Lack::Special) => b'n',
+            Kind::Lacks(Lack::Owner) => b'o',
+            Kind::Lacks(Lack::Times) => b't',
+            Kind::Lacks(Lack::Mode) => b'm',
+            Kind::Lacks(Lack::Feature) => b'f',
         }
     }
 
@@ -44,6 +57,13 @@ impl Kind {
             b'M' => Kind::Mapped,
             b'C' => Kind::Clean,
             b'F' => Kind::Full,
+            b'x' => Kind::Lacks(Lack::Xattr),
+            b'a' => Kind::Lacks(Lack::Acl),
+            b'n' => Kind::Lacks(Lack::Special),
+            b'o' => Kind::Lacks(Lack::Owner),
+            b't' => Kind::Lacks(Lack::Times),
+            b'm' => Kind::Lacks(Lack::Mode),
+            b'f' => Kind::Lacks(Lack::Feature),
             _ => return None,
         })
     }
@@ -365,6 +385,7 @@ pub fn pending(records: &[Record]) -> BTreeMap<usize, Pending> {
             Kind::Full => {
                 full.insert(r.copy, true);
             }
+            Kind::Lacks(_) => {}
             Kind::Dirty => {
                 // A dirty mark never goes away by itself: pin it far above any mapping count.
                 *paths.entry(r.path.clone()).or_default() += 1 << 40;
@@ -452,11 +473,22 @@ mod tests {
             Record { kind: Kind::Dirty, copy: 2, pid: 1, path: b"x".to_vec() },
             Record { kind: Kind::Clean, copy: 2, pid: 1, path: b"x".to_vec() },
             Record { kind: Kind::Full, copy: 3, pid: 1, path: Vec::new() },
+            Record { kind: Kind::Lacks(Lack::Xattr), copy: 4, pid: 1, path: b"n".to_vec() },
         ];
         let p = pending(&recs);
         assert_eq!(p[&1], Pending { full: false, paths: vec![b"a".to_vec(), b"b".to_vec(), b"still".to_vec()] });
         assert_eq!(p[&2].paths, vec![b"x".to_vec()]);
         assert!(p[&3].full);
+        assert!(!p.contains_key(&4), "what a copy cannot represent is not work for a resync");
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        let mut kinds = vec![Kind::Dirty, Kind::Mapped, Kind::Clean, Kind::Full];
+        kinds.extend(Lack::ALL.map(Kind::Lacks));
+        for k in kinds {
+            assert_eq!(decode(&encode(k, 1, 2, b"p")).unwrap()[0].kind, k);
+        }
     }
 
     fn scratch(tag: &str) -> (std::path::PathBuf, CString) {

@@ -1,5 +1,6 @@
 //! `mfsctl verify`: compares a primary tree with its mirrors and lists every difference.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -8,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mfs_core::config::{Config, Env};
-use mfs_core::tree::{self, Event, Stats};
+use mfs_core::config::{Config, Env, Pair};
+use mfs_core::failure::Lack;
+use mfs_core::journal;
+use mfs_core::tree::{self, Difference, Event, Stats};
 
 /// Exit status when every copy is identical.
 pub const EXIT_IDENTICAL: i32 = 0;
@@ -19,24 +22,59 @@ pub const EXIT_DIFFERENT: i32 = 1;
 /// How long a comparison runs before progress is shown.
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
-/// The copies to compare: a primary root and its mirror roots.
+/// The copies to compare: a primary root and its mirror roots (copies 1, 2, ... of the pair),
+/// and the pair's journal when one is known: what the shim recorded there as not
+/// representable on a mirror is reported apart from the differences.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Target {
     pub primary: PathBuf,
     pub mirrors: Vec<PathBuf>,
+    pub journal: Option<PathBuf>,
+}
+
+fn journal_of(pair: &Pair, config: &Config) -> PathBuf {
+    config.daemon.state_dir.join(journal::file_name(&pair.name))
+}
+
+/// The journal of the pair with these roots: a configured one (`--config`, else
+/// `MFS_CONFIG`), else the one `MFS_MIRROR=PRIMARY:MIRROR` (or `mfsctl run --mirror`) makes.
+fn journal_for(primary: &Path, mirror: &Path, env: &Env) -> Option<PathBuf> {
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    let (p, m) = (canon(primary)?, canon(mirror)?);
+    if env.config.is_some() {
+        let env = Env { mirror: None, ..env.clone() };
+        if let Ok(Some(cfg)) = Config::load(&env) {
+            let same =
+                |pair: &&Pair| pair.copies[0].canonical == p && pair.copies[1..].iter().any(|c| c.canonical == m);
+            if let Some(pair) = cfg.pairs.iter().find(same) {
+                return Some(journal_of(pair, &cfg));
+            }
+        }
+    }
+    let mut spec = Vec::new();
+    crate::run::escape_into(primary.as_os_str().as_bytes(), &mut spec);
+    spec.push(b':');
+    crate::run::escape_into(mirror.as_os_str().as_bytes(), &mut spec);
+    let env = Env { mirror: Some(std::ffi::OsStr::from_bytes(&spec).to_owned()), config: None, ..env.clone() };
+    let cfg = Config::load(&env).ok()??;
+    Some(journal_of(&cfg.pairs[0], &cfg))
 }
 
 /// Turns `verify`'s arguments into a target: `PRIMARY MIRROR`, or the `NAME` of a configured
 /// pair (from `--config`, else `MFS_CONFIG`/`MFS_MIRROR`).
 pub fn target(args: &[OsString], config_file: Option<&Path>) -> Result<Target> {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let mut env = Env::from_process(unsafe { libc::getuid() });
+    if let Some(file) = config_file {
+        env.config = Some(file.as_os_str().to_owned());
+    }
     match args {
-        [primary, mirror] => Ok(Target { primary: primary.into(), mirrors: vec![mirror.into()] }),
+        [primary, mirror] => {
+            let (primary, mirror) = (PathBuf::from(primary), PathBuf::from(mirror));
+            let journal = journal_for(&primary, &mirror, &env);
+            Ok(Target { primary, mirrors: vec![mirror], journal })
+        }
         [name] => {
-            // SAFETY: getuid has no preconditions and cannot fail.
-            let mut env = Env::from_process(unsafe { libc::getuid() });
-            if let Some(file) = config_file {
-                env.config = Some(file.as_os_str().to_owned());
-            }
             let name = name.to_string_lossy();
             let config = Config::load(&env)?.ok_or_else(|| {
                 anyhow!("no configuration to find pair {name:?} in: pass --config FILE or set MFS_CONFIG, or give PRIMARY MIRROR")
@@ -48,6 +86,7 @@ pub fn target(args: &[OsString], config_file: Option<&Path>) -> Result<Target> {
             Ok(Target {
                 primary: pair.primary().to_path_buf(),
                 mirrors: pair.copies[1..].iter().map(|c| c.root.clone()).collect(),
+                journal: Some(journal_of(pair, &config)),
             })
         }
         _ => bail!("give PRIMARY MIRROR or the NAME of a configured pair"),
@@ -61,15 +100,22 @@ pub fn verify(target: &Target) -> Result<i32> {
     for root in std::iter::once(&target.primary).chain(&target.mirrors) {
         check_root(root, if root == &target.primary { "primary" } else { "mirror" })?;
     }
+    let lacks = target.journal.as_deref().map(Lacks::read).unwrap_or_default();
     let mut stdout = io::stdout().lock();
     let mut total = 0;
-    for mirror in &target.mirrors {
+    for (i, mirror) in target.mirrors.iter().enumerate() {
         let prefix = (target.mirrors.len() > 1).then(|| [mirror.as_os_str().as_bytes(), b": "].concat());
+        let lacks = lacks.of_copy(i + 1);
+        let mut explained = Vec::new();
         let mut progress = Progress::new();
         let mut write_error = None;
         let stats = tree::compare_trees(&target.primary, mirror, |event| match event {
             Event::Difference(d) => {
                 if write_error.is_some() {
+                    return;
+                }
+                if let Some(lack) = lacks.explains(&d) {
+                    explained.push((lack, d.path().to_path_buf()));
                     return;
                 }
                 let mut line = prefix.clone().unwrap_or_default();
@@ -88,8 +134,28 @@ pub fn verify(target: &Target) -> Result<i32> {
             }
             return Err(anyhow!("cannot write the report: {e}"));
         }
-        let stats = stats?;
-        summarise(&target.primary, mirror, &stats);
+        let mut stats = stats?;
+        stats.differences -= explained.len() as u64;
+        let unrepresented = lacks.report(&target.primary, &explained);
+        if !unrepresented.is_empty() {
+            let mut text = format!(
+                "not representable on {} (its file system lacks them; not counted as differences):\n",
+                mirror.display()
+            )
+            .into_bytes();
+            for (lack, path) in &unrepresented {
+                text.extend_from_slice(format!("  {}: ", lack.as_str()).as_bytes());
+                text.extend_from_slice(path.as_os_str().as_bytes());
+                text.push(b'\n');
+            }
+            if let Err(e) = stdout.write_all(&text) {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    return Ok(EXIT_DIFFERENT);
+                }
+                return Err(anyhow!("cannot write the report: {e}"));
+            }
+        }
+        summarise(&target.primary, mirror, &stats, unrepresented.len());
         total += stats.differences;
     }
     stdout.flush().ok();
@@ -107,19 +173,98 @@ fn check_root(root: &Path, what: &str) -> Result<()> {
     }
 }
 
-fn summarise(primary: &Path, mirror: &Path, stats: &Stats) {
+fn summarise(primary: &Path, mirror: &Path, stats: &Stats, unrepresented: usize) {
     let (p, m) = (primary.display(), mirror.display());
     let size = human_bytes(stats.bytes);
+    let lacking = match unrepresented {
+        0 => String::new(),
+        1 => "; 1 path not representable on the mirror's file system".to_string(),
+        n => format!("; {n} paths not representable on the mirror's file system"),
+    };
     match stats.differences {
         0 => {
             let entries = match stats.entries {
                 1 => "1 entry".to_string(),
                 n => format!("{n} entries"),
             };
-            eprintln!("mfsctl: {p} and {m} are identical ({entries}, {size} compared)")
+            eprintln!("mfsctl: {p} and {m} are identical ({entries}, {size} compared{lacking})")
         }
         1 => eprintln!("mfsctl: 1 difference between {p} and {m}"),
         n => eprintln!("mfsctl: {n} differences between {p} and {m}"),
+    }
+}
+
+/// What the shim recorded in a pair's journal as not representable on its copies: per copy,
+/// per relative path, the set of [`Lack`]s (one bit each).
+#[derive(Debug, Default)]
+struct Lacks {
+    by_copy: BTreeMap<usize, BTreeMap<Vec<u8>, u8>>,
+}
+
+/// One copy's part of [`Lacks`].
+#[derive(Debug, Default, Clone, Copy)]
+struct CopyLacks<'a> {
+    paths: Option<&'a BTreeMap<Vec<u8>, u8>>,
+}
+
+impl Lacks {
+    /// Reads a journal; a missing or unreadable one records nothing.
+    fn read(path: &Path) -> Lacks {
+        let mut lacks = Lacks::default();
+        let Ok(data) = std::fs::read(path) else { return lacks };
+        // A malformed line ends the useful part (the shim writes whole lines).
+        let records = journal::decode(&data).unwrap_or_default();
+        for r in records {
+            if let journal::Kind::Lacks(l) = r.kind {
+                *lacks.by_copy.entry(r.copy).or_default().entry(r.path).or_default() |= l.bit();
+            }
+        }
+        lacks
+    }
+
+    fn of_copy(&self, copy: usize) -> CopyLacks<'_> {
+        CopyLacks { paths: self.by_copy.get(&copy) }
+    }
+}
+
+impl CopyLacks<'_> {
+    fn has(&self, path: &Path, lack: Lack) -> bool {
+        self.paths.and_then(|p| p.get(path.as_os_str().as_bytes())).is_some_and(|bits| bits & lack.bit() != 0)
+    }
+
+    /// The lack that explains a difference: a special file missing (or of another type) on
+    /// a copy that cannot hold special files, an owner or a mode it cannot hold.
+    fn explains(&self, d: &Difference) -> Option<Lack> {
+        let lack = match d {
+            Difference::OnlyInPrimary { .. } | Difference::TypeDiffers { .. } => Lack::Special,
+            Difference::OwnerDiffers { .. } => Lack::Owner,
+            Difference::ModeDiffers { .. } => Lack::Mode,
+            _ => return None,
+        };
+        self.has(d.path(), lack).then_some(lack)
+    }
+
+    /// Everything to report as not representable: the differences explained, then every
+    /// other recorded lack of a path the primary still has, in path order.
+    fn report(&self, primary: &Path, explained: &[(Lack, PathBuf)]) -> Vec<(Lack, PathBuf)> {
+        let mut out: Vec<(Lack, PathBuf)> = explained.to_vec();
+        if let Some(paths) = self.paths {
+            for (path, bits) in paths {
+                let rel = Path::new(std::ffi::OsStr::from_bytes(path));
+                let abs = if path.is_empty() { primary.to_path_buf() } else { primary.join(rel) };
+                if std::fs::symlink_metadata(&abs).is_err() {
+                    continue;
+                }
+                for lack in Lack::ALL.into_iter().filter(|l| bits & l.bit() != 0) {
+                    if !explained.iter().any(|(l, p)| *l == lack && p == rel) {
+                        out.push((lack, rel.to_path_buf()));
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+        out.dedup();
+        out
     }
 }
 
@@ -206,9 +351,45 @@ mod tests {
     }
 
     #[test]
+    fn recorded_lacks_explain_only_their_own_differences() {
+        let dir = std::env::temp_dir().join(format!("mfsctl-lacks-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("p")).unwrap();
+        for name in ["fifo", "f", "l"] {
+            std::fs::write(dir.join("p").join(name), b"").unwrap();
+        }
+        let mut text = Vec::new();
+        for (kind, copy, path) in [
+            (journal::Kind::Lacks(Lack::Special), 1, "fifo"),
+            (journal::Kind::Lacks(Lack::Xattr), 1, "f"),
+            (journal::Kind::Lacks(Lack::Times), 1, "l"),
+            (journal::Kind::Lacks(Lack::Times), 1, "gone"),
+            (journal::Kind::Lacks(Lack::Special), 2, "f"),
+            (journal::Kind::Dirty, 1, "f"),
+        ] {
+            text.extend(journal::encode(kind, copy, 1, path.as_bytes()));
+        }
+        std::fs::write(dir.join("j"), text).unwrap();
+        let lacks = Lacks::read(&dir.join("j"));
+        let one = lacks.of_copy(1);
+        let only = |p: &str| Difference::OnlyInPrimary { path: p.into() };
+        assert_eq!(one.explains(&only("fifo")), Some(Lack::Special));
+        assert_eq!(one.explains(&only("f")), None, "an xattr lack explains no missing file");
+        assert_eq!(one.explains(&Difference::ContentDiffers { path: "fifo".into() }), None);
+        assert_eq!(lacks.of_copy(2).explains(&only("f")), Some(Lack::Special));
+        let report = one.report(&dir.join("p"), &[(Lack::Special, "fifo".into())]);
+        assert_eq!(
+            report,
+            vec![(Lack::Xattr, "f".into()), (Lack::Special, "fifo".into()), (Lack::Times, "l".into())],
+            "a path the primary no longer has is left out"
+        );
+        assert!(Lacks::read(&dir.join("missing")).of_copy(1).paths.is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn two_paths_are_a_target_without_configuration() {
         let t = target(&["/p".into(), "/m".into()], None).unwrap();
-        assert_eq!(t, Target { primary: "/p".into(), mirrors: vec!["/m".into()] });
+        assert_eq!(t, Target { primary: "/p".into(), mirrors: vec!["/m".into()], journal: None });
         assert!(target(&[], None).is_err());
     }
 
@@ -230,6 +411,7 @@ mod tests {
         let t = target(&["data".into()], Some(&file)).unwrap();
         assert_eq!(t.primary, dir.join("p"));
         assert_eq!(t.mirrors, [dir.join("m1"), dir.join("m2")]);
+        assert_eq!(t.journal.unwrap().file_name().unwrap(), "data.journal");
         let e = target(&["other".into()], Some(&file)).unwrap_err().to_string();
         assert_eq!(e, "unknown pair \"other\": the configuration has data");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -7,6 +7,7 @@
 
 use std::os::fd::RawFd;
 
+use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
 use mfs_core::path::PATH_MAX;
 use mfs_core::sys;
@@ -97,7 +98,7 @@ fn adopt(st: &State, fd: RawFd) {
                 }
                 Err(err) => {
                     e.twins[copy] = LOST_TWIN;
-                    st.mirror_failed(loc.pair, copy, JournalPath::Path(loc.rel), err);
+                    st.mirror_failed(loc.pair, copy, JournalPath::Path(loc.rel), Op::Open, err);
                 }
             }
         }

@@ -5,8 +5,10 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
+use std::sync::atomic::AtomicU8;
+
 use mfs_core::config::{Config, OnMirrorError};
-use mfs_core::failure::{self, Verdict};
+use mfs_core::failure::{self, Lack, Op, Verdict};
 use mfs_core::sys::Errno;
 
 /// One copy of a pair at run time.
@@ -23,6 +25,8 @@ struct PairCopies {
     retries: u32,
     /// `on_mirror_error = "degrade"`: failures take a copy offline instead of failing calls.
     degrade: bool,
+    /// The [`Lack`]s already reported for this pair (a bit each).
+    lacks_seen: AtomicU8,
 }
 
 /// Every pair's copies.
@@ -43,6 +47,8 @@ pub struct Other {
 /// What a copy's failure did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Failed {
+    /// What the error meant.
+    pub verdict: Verdict,
     /// The error the program's call should return (fail mode only).
     pub fail: Option<Errno>,
     /// This failure took the copy offline.
@@ -70,6 +76,7 @@ impl Copies {
                     .collect(),
                 retries: p.retries,
                 degrade: p.on_mirror_error == OnMirrorError::Degrade,
+                lacks_seen: AtomicU8::new(0),
             })
             .collect();
         Copies { pairs, degraded: AtomicBool::new(false) }
@@ -118,25 +125,30 @@ impl Copies {
         moved
     }
 
-    /// Records that an operation on `copy` of `pair` failed with `e`, as the errno's
+    /// Records that operation `op` on `copy` of `pair` failed with `e`, as the errno's
     /// [`Verdict`] says: a copy fault counts toward `retries` and in degrade mode takes the
     /// copy offline when they are used up (fail mode shows the program every error instead,
-    /// so a copy is never silently taken out of service there).
-    pub fn failed(&self, pair: usize, copy: usize, e: Errno) -> Failed {
+    /// so a copy is never silently taken out of service there). What the copy's file system
+    /// cannot represent fails no call in either mode.
+    pub fn failed(&self, pair: usize, copy: usize, op: Op, e: Errno) -> Failed {
         let p = &self.pairs[pair];
         let c = &p.copies[copy];
-        let fail = (!p.degrade).then_some(e);
-        match failure::classify(e.0) {
-            Verdict::PathDirty => Failed { fail, went_offline: false, count: c.failures.load(Ordering::Relaxed) },
-            Verdict::CopyFault => {
-                let count = c.failures.fetch_add(1, Ordering::Relaxed) + 1;
-                let went_offline = p.degrade && count >= p.retries && c.online.swap(false, Ordering::Relaxed);
-                if went_offline {
-                    self.degraded.store(true, Ordering::Relaxed);
-                }
-                Failed { fail, went_offline, count }
+        let verdict = failure::classify(op, e.0);
+        let fail = (!p.degrade && verdict != Verdict::Unsupported).then_some(e);
+        let mut f = Failed { verdict, fail, went_offline: false, count: c.failures.load(Ordering::Relaxed) };
+        if verdict == Verdict::CopyFault {
+            f.count = c.failures.fetch_add(1, Ordering::Relaxed) + 1;
+            f.went_offline = p.degrade && f.count >= p.retries && c.online.swap(false, Ordering::Relaxed);
+            if f.went_offline {
+                self.degraded.store(true, Ordering::Relaxed);
             }
         }
+        f
+    }
+
+    /// True the first time `lack` is seen for `pair` (what is reported once per pair).
+    pub fn first_lack(&self, pair: usize, lack: Lack) -> bool {
+        self.pairs[pair].lacks_seen.fetch_or(lack.bit(), Ordering::Relaxed) & lack.bit() == 0
     }
 }
 
@@ -170,16 +182,22 @@ mod tests {
         assert_eq!(c.root_fd(0, 2), 12);
         assert!(c.all_online());
 
-        let f = c.failed(0, 1, Errno(libc::EIO));
-        assert_eq!(f, Failed { fail: None, went_offline: false, count: 1 });
+        let f = c.failed(0, 1, Op::Write, Errno(libc::EIO));
+        assert_eq!(f, Failed { verdict: Verdict::CopyFault, fail: None, went_offline: false, count: 1 });
         // Out of descriptors: the process's problem, not counted.
-        assert_eq!(c.failed(0, 1, Errno(libc::EMFILE)).count, 1);
+        assert_eq!(c.failed(0, 1, Op::Write, Errno(libc::EMFILE)).count, 1);
         assert!(c.online(0, 1));
-        let f = c.failed(0, 1, Errno(libc::ENOSPC));
-        assert_eq!(f, Failed { fail: None, went_offline: true, count: 2 });
+        let f = c.failed(0, 1, Op::Write, Errno(libc::ENOSPC));
+        assert_eq!(f, Failed { verdict: Verdict::CopyFault, fail: None, went_offline: true, count: 2 });
         assert_eq!(view(&c, 0), vec![(1, false), (2, true)]);
         assert!(!c.all_online());
-        assert!(!c.failed(0, 1, Errno(libc::EIO)).went_offline, "offline once");
+        assert!(!c.failed(0, 1, Op::Write, Errno(libc::EIO)).went_offline, "offline once");
+        // Neither a divergence nor a capability counts.
+        assert_eq!(c.failed(0, 2, Op::Create, Errno(libc::ENOENT)).verdict, Verdict::Diverged);
+        assert_eq!(c.failed(0, 2, Op::Xattr, Errno(libc::EOPNOTSUPP)).verdict, Verdict::Unsupported);
+        assert_eq!(c.failed(0, 2, Op::Write, Errno(libc::EIO)).count, 1);
+        assert!(c.online(0, 2));
+        assert!(c.first_lack(0, Lack::Xattr) && !c.first_lack(0, Lack::Xattr) && c.first_lack(0, Lack::Special));
 
         assert!(c.relocate_root(12, 40));
         assert_eq!(c.root_fd(0, 2), 40);
@@ -192,9 +210,10 @@ mod tests {
         let (t, cfg) = config("fail");
         let c = Copies::new(&cfg, vec![vec![10, 11, 12]]);
         for _ in 0..5 {
-            assert_eq!(c.failed(0, 2, Errno(libc::EIO)).fail, Some(Errno(libc::EIO)));
+            assert_eq!(c.failed(0, 2, Op::Write, Errno(libc::EIO)).fail, Some(Errno(libc::EIO)));
         }
-        assert_eq!(c.failed(0, 2, Errno(libc::EMFILE)).fail, Some(Errno(libc::EMFILE)));
+        assert_eq!(c.failed(0, 2, Op::Write, Errno(libc::EMFILE)).fail, Some(Errno(libc::EMFILE)));
+        assert_eq!(c.failed(0, 2, Op::Special, Errno(libc::EPERM)).fail, None, "a capability fails no call");
         assert_eq!(view(&c, 0), vec![(1, true), (2, true)]);
         assert!(c.all_online());
         std::fs::remove_dir_all(t).unwrap();

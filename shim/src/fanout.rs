@@ -12,6 +12,7 @@ use std::ffi::CStr;
 use std::os::fd::RawFd;
 
 use mfs_core::classify::Hit;
+use mfs_core::failure::{Op, Verdict};
 use mfs_core::journal::Kind;
 use mfs_core::path::{split_parent, PATH_MAX};
 use mfs_core::sys::{self, Errno, SysResult};
@@ -124,7 +125,15 @@ pub fn open_transient(
     mode: libc::mode_t,
 ) -> SysResult<RawFd> {
     let c = CRel::new(rel).ok_or(Errno(libc::ENAMETOOLONG))?;
-    let fd = sys::open_beneath(st.copies.root_fd(pair, copy), c.as_cstr(), flags, mode)?;
+    let root = st.copies.root_fd(pair, copy);
+    let fd = match sys::open_beneath(root, c.as_cstr(), flags, mode) {
+        // A file system without direct I/O (tmpfs, FUSE without it): the twin is buffered,
+        // which changes no byte that reaches it.
+        Err(Errno(libc::EINVAL)) if flags & libc::O_DIRECT != 0 => {
+            sys::open_beneath(root, c.as_cstr(), flags & !libc::O_DIRECT, mode)?
+        }
+        r => r?,
+    };
     fdtable::set_kind(fd, FdKind::Private);
     Ok(fd)
 }
@@ -189,6 +198,7 @@ pub fn fanout_path(
     st: &State,
     loc: Loc<'_>,
     abs: &[u8],
+    kind: Op,
     mut op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>,
 ) -> Result<(), Errno> {
     let mut canon = [0u8; PATH_MAX];
@@ -217,7 +227,7 @@ pub fn fanout_path(
                 }
             }
             Err(e) => {
-                if let Some(fail) = st.mirror_failed(target.pair, copy, JournalPath::Path(target.rel), e) {
+                if let Some(fail) = st.mirror_failed(target.pair, copy, JournalPath::Path(target.rel), kind, e).fail {
                     result = Err(fail);
                 }
             }
@@ -235,6 +245,7 @@ pub fn fanout_fd(
     st: &State,
     fd: RawFd,
     e: &Entry,
+    kind: Op,
     mut on_twin: impl FnMut(RawFd) -> SysResult<()>,
     by_path: Option<PathOp<'_>>,
 ) -> Result<(), Errno> {
@@ -259,14 +270,18 @@ pub fn fanout_fd(
             continue;
         }
         if let Err(err) = on_twin(t) {
-            if let Some(fail) = st.mirror_failed(e.pair, copy, JournalPath::Fd(fd), err) {
+            let f = st.mirror_failed(e.pair, copy, JournalPath::Fd(fd), kind, err);
+            if let Some(fail) = f.fail {
                 result = Err(fail);
             }
-            lose_twin(fd, copy, t);
+            if f.verdict == Verdict::CopyFault {
+                // The twin's state is unknown now: later changes are journaled instead.
+                lose_twin(fd, copy, t);
+            }
         }
     }
     if need_path {
-        let r = fanout_fd_by_path(st, fd, e, by_path);
+        let r = fanout_fd_by_path(st, fd, e, kind, by_path);
         if r.is_err() {
             result = r;
         }
@@ -278,12 +293,12 @@ pub fn fanout_fd(
 /// journal record. Out of line: its path buffer would otherwise be in every write's frame.
 #[cold]
 #[inline(never)]
-fn fanout_fd_by_path(st: &State, fd: RawFd, e: &Entry, by_path: Option<PathOp<'_>>) -> Result<(), Errno> {
+fn fanout_fd_by_path(st: &State, fd: RawFd, e: &Entry, kind: Op, by_path: Option<PathOp<'_>>) -> Result<(), Errno> {
     let mut buf = [0u8; PATH_MAX];
     let Some((hit, abs)) = st.place.of_fd(fd, &mut buf) else { return Ok(()) };
     let loc = Loc { pair: e.pair, origin: e.origin, rel: hit.rel };
     match by_path {
-        Some(op) => fanout_path(st, loc, abs, |copy, dir, name| {
+        Some(op) => fanout_path(st, loc, abs, kind, |copy, dir, name| {
             if e.twins[copy] >= 0 || e.twins[copy] == fdtable::LOST_TWIN {
                 return Ok(()); // handled by the caller
             }
@@ -352,20 +367,20 @@ mod tests {
         let abs = t.join("p/d");
         let abs = abs.as_os_str().as_encoded_bytes();
         let loc = Loc { pair: 0, origin: 0, rel: b"d" };
-        fanout_path(&st, loc, abs, |_, dir, name| sys::mkdirat(dir, name, 0o755)).unwrap();
+        fanout_path(&st, loc, abs, Op::Create, |_, dir, name| sys::mkdirat(dir, name, 0o755)).unwrap();
         assert!(t.join("m/d").is_dir());
         assert!(journal(&t).is_empty());
 
         let mut tried = 0;
         for _ in 0..2 {
-            fanout_path(&st, loc, abs, |_, _, _| {
+            fanout_path(&st, loc, abs, Op::Create, |_, _, _| {
                 tried += 1;
                 Err(Errno(libc::EIO))
             })
             .unwrap();
         }
         assert!(!st.copies.online(0, 1));
-        fanout_path(&st, Loc { rel: b"e", ..loc }, abs, |_, _, _| {
+        fanout_path(&st, Loc { rel: b"e", ..loc }, abs, Op::Create, |_, _, _| {
             tried += 1;
             Ok(())
         })
@@ -384,8 +399,9 @@ mod tests {
         std::os::unix::fs::symlink(t.join("outside"), t.join("m/link")).unwrap();
         let abs = t.join("p/link/f");
         let loc = Loc { pair: 0, origin: 0, rel: b"link/f" };
-        let r =
-            fanout_path(&st, loc, abs.as_os_str().as_encoded_bytes(), |_, dir, name| sys::mkdirat(dir, name, 0o755));
+        let r = fanout_path(&st, loc, abs.as_os_str().as_encoded_bytes(), Op::Create, |_, dir, name| {
+            sys::mkdirat(dir, name, 0o755)
+        });
         assert!(r.is_ok());
         assert!(!t.join("outside/f").exists(), "wrote outside the mirror");
         std::fs::remove_dir_all(t).unwrap();

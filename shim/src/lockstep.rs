@@ -37,6 +37,7 @@
 use std::os::fd::RawFd;
 
 use libc::{off_t, ssize_t};
+use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
 use mfs_core::sys::{self, Errno, ErrnoGuard};
 
@@ -158,7 +159,7 @@ pub fn write_plain(
 #[inline(never)]
 fn twin_write_failed(st: &State, fd: RawFd, e: &Entry, copy: usize, t: RawFd, err: Errno) -> Option<Errno> {
     let _errno = ErrnoGuard::save();
-    let fail = st.mirror_failed(e.pair, copy, JournalPath::Fd(fd), err);
+    let fail = st.mirror_failed(e.pair, copy, JournalPath::Fd(fd), Op::Write, err).fail;
     fanout::lose_twin(fd, copy, t);
     fail
 }

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use libc::{c_int, c_void, off_t, size_t};
+use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
 use mfs_core::path::PATH_MAX;
 use mfs_core::sys::{self, Errno, ErrnoGuard};
@@ -126,6 +127,7 @@ impl MappedFile {
             st,
             fd,
             &self.entry,
+            Op::Write,
             |twin| {
                 if end > start {
                     sys::copy_range(fd, start, twin, start, (end - start) as u64)?;

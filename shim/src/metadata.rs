@@ -8,6 +8,7 @@ use std::ffi::CStr;
 use std::os::fd::RawFd;
 
 use libc::{c_int, gid_t, mode_t, timespec, uid_t};
+use mfs_core::failure::Op;
 use mfs_core::sys::{self, Errno, ProcFd, SysResult};
 
 use crate::fanout;
@@ -93,6 +94,17 @@ pub enum Change<'a> {
 }
 
 impl Change<'_> {
+    /// The kind of operation, for judging a copy's error.
+    pub fn op(&self) -> Op {
+        match *self {
+            Change::Mode(_) => Op::Mode,
+            Change::Owner(..) => Op::Owner,
+            Change::Times(_) => Op::Times,
+            Change::SetXattr { name, .. } if name == ACL_ACCESS || name == ACL_DEFAULT => Op::Acl,
+            Change::SetXattr { .. } | Change::RemoveXattr(_) => Op::Xattr,
+        }
+    }
+
     /// Applies the change to a twin descriptor.
     pub fn on_fd(&self, t: RawFd) -> SysResult<()> {
         match *self {
@@ -111,10 +123,12 @@ impl Change<'_> {
     pub fn at(&self, dir: RawFd, name: &CStr) -> SysResult<()> {
         match *self {
             Change::Mode(m) => chmod_at(dir, name, m),
-            Change::Owner(u, g) => sys::fchownat(dir, name, u, g, libc::AT_SYMLINK_NOFOLLOW),
-            Change::Times(ref times) => {
-                times.apply(|ts| sys::utimensat(dir, Some(name), ts, libc::AT_SYMLINK_NOFOLLOW))
+            Change::Owner(u, g) => {
+                sys::fchownat(dir, name, u, g, libc::AT_SYMLINK_NOFOLLOW).map_err(|e| of_symlink(dir, name, e))
             }
+            Change::Times(ref times) => times
+                .apply(|ts| sys::utimensat(dir, Some(name), ts, libc::AT_SYMLINK_NOFOLLOW))
+                .map_err(|e| of_symlink(dir, name, e)),
             Change::SetXattr { name: attr, value, .. } => with_object(dir, name, |p| sys::setxattr(p, attr, value, 0))
                 .or_else(|e| self.without_acls(e, |m| chmod_at(dir, name, m))),
             Change::RemoveXattr(attr) => with_object(dir, name, |p| sys::removexattr(p, attr)).or_else(absent_is_done),
@@ -122,20 +136,54 @@ impl Change<'_> {
     }
 
     /// A copy whose file system has no ACLs still gets the mode an access ACL gave the
-    /// origin.
+    /// origin: all of a minimal ACL (owner, group, other), which the mode carries; of an
+    /// extended one the rest stays unrepresented (EOPNOTSUPP after the mode is set).
     fn without_acls(&self, e: Errno, chmod: impl FnOnce(mode_t) -> SysResult<()>) -> SysResult<()> {
         match *self {
-            Change::SetXattr { name, origin, .. } if e.0 == libc::EOPNOTSUPP && name == ACL_ACCESS => {
-                chmod(origin.stat()?.st_mode & 0o7777)
+            Change::SetXattr { name, value, origin } if e.0 == libc::EOPNOTSUPP && name == ACL_ACCESS => {
+                chmod(origin.stat()?.st_mode & 0o7777)?;
+                if acl_is_minimal(value) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
             _ => Err(e),
         }
     }
 }
 
-/// Removing an attribute a copy does not have leaves it as the origin: done.
+/// The default ACL of a directory.
+const ACL_DEFAULT: &CStr = c"system.posix_acl_default";
+
+/// True for an ACL in the kernel's xattr form (a 4-byte version, then 8-byte entries) whose
+/// entries are only the owner, group and other ones: exactly what permission bits hold.
+fn acl_is_minimal(value: &[u8]) -> bool {
+    const USER_OBJ: u16 = 0x01;
+    const GROUP_OBJ: u16 = 0x04;
+    const OTHER: u16 = 0x20;
+    let Some(entries) = value.get(4..) else { return false };
+    entries.len() % 8 == 0
+        && entries.chunks(8).all(|e| matches!(u16::from_ne_bytes([e[0], e[1]]), USER_OBJ | GROUP_OBJ | OTHER))
+}
+
+/// An error changing the times or owner of `name` in `dir` of a copy: when the object there
+/// is a symlink, the copy's file system cannot change a symlink itself (sftp follows it, and
+/// fails when it dangles), so the error becomes EOPNOTSUPP: not representable.
+fn of_symlink(dir: RawFd, name: &CStr, e: Errno) -> Errno {
+    let is_link =
+        sys::fstatat(dir, name, libc::AT_SYMLINK_NOFOLLOW).is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFLNK);
+    if is_link && matches!(e.0, libc::ENOENT | libc::EPERM | libc::EOPNOTSUPP | libc::EINVAL) {
+        Errno(libc::EOPNOTSUPP)
+    } else {
+        e
+    }
+}
+
+/// Removing an attribute a copy does not have (or cannot have: its file system holds none)
+/// leaves it as the origin: done.
 fn absent_is_done(e: Errno) -> SysResult<()> {
-    if e.0 == libc::ENODATA {
+    if e.0 == libc::ENODATA || e.0 == libc::EOPNOTSUPP {
         Ok(())
     } else {
         Err(e)
@@ -281,7 +329,12 @@ mod tests {
         let f = dir.join("f");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o604)).unwrap();
         let cf = CString::new(f.as_os_str().as_bytes()).unwrap();
-        let ch = Change::SetXattr { name: ACL_ACCESS, value: b"", origin: Origin::At(libc::AT_FDCWD, &cf, 0) };
+        // A minimal ACL: version 2, then owner rw-, group r--, other r--.
+        let minimal: &[u8] = &[
+            2, 0, 0, 0, 1, 0, 6, 0, 255, 255, 255, 255, 4, 0, 4, 0, 255, 255, 255, 255, 0x20, 0, 4, 0, 255, 255, 255,
+            255,
+        ];
+        let ch = Change::SetXattr { name: ACL_ACCESS, value: minimal, origin: Origin::At(libc::AT_FDCWD, &cf, 0) };
         let mut seen = None;
         ch.without_acls(Errno(libc::EOPNOTSUPP), |m| {
             seen = Some(m);
@@ -290,7 +343,21 @@ mod tests {
         .unwrap();
         assert_eq!(seen, Some(0o604));
         assert_eq!(ch.without_acls(Errno(libc::EIO), |_| Ok(())), Err(Errno(libc::EIO)));
+        // An ACL naming a user (tag 2) and a mask (0x10): the mode is set, the rest is refused.
+        let extended: &[u8] = &[
+            2, 0, 0, 0, 1, 0, 6, 0, 255, 255, 255, 255, 2, 0, 6, 0, 232, 3, 0, 0, 4, 0, 4, 0, 255, 255, 255, 255, 0x10,
+            0, 6, 0, 255, 255, 255, 255, 0x20, 0, 4, 0, 255, 255, 255, 255,
+        ];
+        let ext = Change::SetXattr { name: ACL_ACCESS, value: extended, origin: Origin::At(libc::AT_FDCWD, &cf, 0) };
+        let mut seen = None;
+        let r = ext.without_acls(Errno(libc::EOPNOTSUPP), |m| {
+            seen = Some(m);
+            Ok(())
+        });
+        assert_eq!((r, seen), (Err(Errno(libc::EOPNOTSUPP)), Some(0o604)));
+        assert_eq!(ext.op(), Op::Acl);
         let other = Change::SetXattr { name: c"user.x", value: b"", origin: Origin::Fd(-1) };
+        assert_eq!(other.op(), Op::Xattr);
         assert_eq!(other.without_acls(Errno(libc::EOPNOTSUPP), |_| Ok(())), Err(Errno(libc::EOPNOTSUPP)));
         sys::close(dfd);
         std::fs::remove_dir_all(dir).unwrap();

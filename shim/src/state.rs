@@ -7,13 +7,14 @@ use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 
 use mfs_core::config::{Config, Pair};
+use mfs_core::failure::{Lack, Op, Verdict};
 use mfs_core::journal::{Appender, Journal, Kind, Recorded};
 use mfs_core::locks::MAX_WAIT_SECS;
 use mfs_core::path::PATH_MAX;
 use mfs_core::shared::SharedState;
 use mfs_core::sys::{self, Errno};
 
-use crate::copies::{Copies, Other};
+use crate::copies::{Copies, Failed, Other};
 use crate::fdtable::{self, FdKind};
 use crate::log::Level;
 use crate::place::Place;
@@ -175,10 +176,15 @@ impl State {
         }
     }
 
-    /// Records a failure of `copy` (see [`Copies::failed`]) and journals `what` for it.
-    /// Returns the error the program should see (`Some` only in fail mode).
-    pub fn mirror_failed(&self, pair: usize, copy: usize, what: JournalPath<'_>, e: Errno) -> Option<Errno> {
-        let f = self.copies.failed(pair, copy, e);
+    /// Records that operation `op` failed on `copy` with `e` (see [`Copies::failed`]) and
+    /// journals `what` for it: as behind, or as not representable there. `fail` in the
+    /// result is the error the program should see (fail mode only).
+    pub fn mirror_failed(&self, pair: usize, copy: usize, what: JournalPath<'_>, op: Op, e: Errno) -> Failed {
+        let f = self.copies.failed(pair, copy, op, e);
+        if f.verdict == Verdict::Unsupported {
+            self.not_representable(pair, copy, op.lack(), what, e);
+            return f;
+        }
         let p = self.pair(pair);
         if f.went_offline {
             crate::log!(
@@ -189,9 +195,26 @@ impl State {
                 f.count
             );
         }
-        crate::log!(Level::Debug, "pair {}: copy {} failed with errno {}", p.name, copy, e.0);
+        crate::log!(Level::Debug, "pair {}: copy {} failed with errno {} ({:?})", p.name, copy, e.0, f.verdict);
         self.journal(pair, copy, Kind::Dirty, what);
-        f.fail
+        f
+    }
+
+    /// Records `what` as not representable on `copy` of `pair` (its file system lacks
+    /// `lack`), saying so once per pair and lack.
+    pub fn not_representable(&self, pair: usize, copy: usize, lack: Lack, what: JournalPath<'_>, e: Errno) {
+        if self.copies.first_lack(pair, lack) {
+            let p = self.pair(pair);
+            crate::log!(
+                Level::Warn,
+                "pair {}: {} cannot hold {} (errno {}); such paths are recorded, the copy stays in service",
+                p.name,
+                p.copies[copy].root.display(),
+                lack.as_str(),
+                e.0
+            );
+        }
+        self.journal(pair, copy, Kind::Lacks(lack), what);
     }
 
     /// A change succeeded at a path the shim cannot place (deeper than PATH_MAX): nothing is

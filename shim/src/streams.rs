@@ -26,6 +26,7 @@
 use std::os::fd::RawFd;
 
 use libc::{c_int, off_t, FILE};
+use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
 use mfs_core::sys::{self, Errno, ErrnoGuard};
 
@@ -79,6 +80,7 @@ impl Tracked {
             self.st,
             self.fd,
             &self.e,
+            Op::Write,
             |twin| sys::copy_range(src, off, twin, off, len).map(drop),
             None,
         );
@@ -115,6 +117,7 @@ impl Tracked {
             self.st,
             self.fd,
             &self.e,
+            Op::Write,
             |twin| {
                 let (r, _) = match src {
                     Some(s) => s,

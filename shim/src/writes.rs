@@ -7,6 +7,7 @@
 use std::os::fd::RawFd;
 
 use libc::{off_t, ssize_t};
+use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
 use mfs_core::sys::{self, Errno, ErrnoGuard, SysResult};
 
@@ -28,7 +29,7 @@ fn write_twins(st: &State, fd: RawFd, e: &Entry, bufs: Bufs<'_>, n: usize, off: 
         sys::close(t);
         r
     };
-    fanout::fanout_fd(st, fd, e, |t| bufs.pwrite_prefix(t, n, off), Some(&mut by_path))
+    fanout::fanout_fd(st, fd, e, Op::Write, |t| bufs.pwrite_prefix(t, n, off), Some(&mut by_path))
 }
 
 /// Journals a mirrored fd's file for every other copy.
@@ -93,11 +94,34 @@ pub fn write_mirrored(
     finish(r, result, -1, &mut errno)
 }
 
+/// fallocate on a twin with the primary's arguments, or, where the twin's file system lacks
+/// the mode (sftp and many FUSE file systems allow none but 0), its equivalent: the affected
+/// range copied from the primary (zeros for a punched or zeroed range, the shifted tail for a
+/// collapse or insert) and the twin's size set to the primary's.
+pub fn allocate_twin(primary: RawFd, twin: RawFd, mode: libc::c_int, off: off_t, len: off_t) -> SysResult<()> {
+    match sys::fallocate(twin, mode, off, len) {
+        Err(Errno(libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS)) => {
+            let size = sys::fstat(primary)?.st_size;
+            let shifts = mode & (libc::FALLOC_FL_COLLAPSE_RANGE | libc::FALLOC_FL_INSERT_RANGE) != 0;
+            let end = if shifts { size } else { off.saturating_add(len).min(size) };
+            if end > off {
+                sys::copy_out(primary, twin, off, (end - off) as u64)?;
+            }
+            if sys::fstat(twin)?.st_size != size {
+                sys::ftruncate(twin, size)?;
+            }
+            Ok(())
+        }
+        r => r,
+    }
+}
+
 /// Applies an fd-level change that has a direct twin form (ftruncate, fallocate, fsync...)
 /// after the primary succeeded; `ok` tells success from the real call's result.
 pub fn mirror_fd_op<R: Copy>(
     st: &State,
     fd: RawFd,
+    kind: Op,
     r: R,
     ok: bool,
     mut op: impl FnMut(RawFd) -> SysResult<()>,
@@ -112,7 +136,7 @@ pub fn mirror_fd_op<R: Copy>(
             journal_fd(st, fd, &e);
             Ok(r)
         },
-        || fanout::fanout_fd(st, fd, &e, &mut op, by_path).map(|()| r),
+        || fanout::fanout_fd(st, fd, &e, kind, &mut op, by_path).map(|()| r),
     )
 }
 
@@ -125,7 +149,7 @@ pub fn mirror_range(st: &State, fd_out: RawFd, off: off_t, n: u64) -> Result<(),
             journal_fd(st, fd_out, &e);
             Ok(())
         },
-        || fanout::fanout_fd(st, fd_out, &e, |t| sys::copy_out(fd_out, t, off, n).map(drop), None),
+        || fanout::fanout_fd(st, fd_out, &e, Op::Write, |t| sys::copy_out(fd_out, t, off, n).map(drop), None),
     )
 }
 

@@ -93,6 +93,24 @@ pub enum Difference {
     },
 }
 
+impl Difference {
+    /// The relative path the difference is about.
+    pub fn path(&self) -> &[u8] {
+        match self {
+            Difference::OnlyIn { path, .. }
+            | Difference::Type { path, .. }
+            | Difference::Size { path, .. }
+            | Difference::Mode { path, .. }
+            | Difference::Owner { path, .. }
+            | Difference::Links { path, .. }
+            | Difference::Device { path, .. }
+            | Difference::SymlinkTarget { path, .. }
+            | Difference::Content { path, .. }
+            | Difference::Unreadable { path, .. } => path,
+        }
+    }
+}
+
 /// Shows bytes as text: valid UTF-8 as is (escaped like a Rust string), others as `\xNN`.
 pub fn show_bytes(bytes: &[u8]) -> String {
     let mut out = String::new();

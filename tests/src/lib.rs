@@ -8,6 +8,7 @@
 pub mod artifacts;
 pub mod compare;
 pub mod directives;
+pub mod netfs;
 pub mod scratch;
 
 use std::path::{Path, PathBuf};

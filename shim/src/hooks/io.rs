@@ -5,6 +5,7 @@
 use std::os::fd::RawFd;
 
 use libc::{c_int, c_uint, c_ulong, c_void, iovec, off64_t, off_t, size_t, ssize_t};
+use mfs_core::failure::Op;
 use mfs_core::sys::{self, ErrnoGuard, SysResult};
 
 use super::{hooks, trampolines};
@@ -171,10 +172,17 @@ fn copied(fd_out: c_int, off_out: Option<off_t>, real: impl FnOnce() -> ssize_t)
 
 /// An fd-level change with a direct twin form (see [`writes::mirror_fd_op`]) after the real
 /// call returned `r`, successfully when `ok`.
-fn fd_op(fd: c_int, r: c_int, ok: bool, op: impl FnMut(RawFd) -> SysResult<()>, by_path: Option<PathOp<'_>>) -> c_int {
+fn fd_op(
+    fd: c_int,
+    r: c_int,
+    ok: bool,
+    kind: Op,
+    op: impl FnMut(RawFd) -> SysResult<()>,
+    by_path: Option<PathOp<'_>>,
+) -> c_int {
     let Some(st) = mirrored(fd).filter(|_| ok) else { return r };
     let mut errno = ErrnoGuard::save();
-    let res = mirror_fd_op(st, fd, r, ok, op, by_path).map(drop);
+    let res = mirror_fd_op(st, fd, kind, r, ok, op, by_path).map(drop);
     finish(r, res, -1, &mut errno)
 }
 
@@ -184,11 +192,11 @@ fn off_ptr(p: *mut off64_t) -> Option<off_t> {
 }
 
 fn truncated(fd: c_int, r: c_int, len: off_t) -> c_int {
-    fd_op(fd, r, r == 0, |t| sys::ftruncate(t, len), None)
+    fd_op(fd, r, r == 0, Op::Write, |t| sys::ftruncate(t, len), None)
 }
 
 fn allocated(fd: c_int, r: c_int, ok: bool, mode: c_int, off: off_t, len: off_t) -> c_int {
-    fd_op(fd, r, ok, |t| sys::fallocate(t, mode, off, len), None)
+    fd_op(fd, r, ok, Op::Allocate, |t| writes::allocate_twin(fd, t, mode, off, len), None)
 }
 
 /// fsync and friends: the twins are synced too; a directory without a twin is opened on
@@ -200,7 +208,7 @@ fn synced(fd: c_int, r: c_int, op: fn(RawFd) -> SysResult<()>) -> c_int {
         sys::close(f);
         r
     };
-    fd_op(fd, r, r == 0, op, Some(&mut by_path))
+    fd_op(fd, r, r == 0, Op::Write, op, Some(&mut by_path))
 }
 
 const FICLONE: c_ulong = 0x4004_9409;
@@ -332,7 +340,7 @@ hooks! {
     }
     fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int {
         let r = unsafe { real::sync_file_range(fd, off, n, flags) };
-        fd_op(fd, r, r == 0, |t| sys::sync_file_range(t, off, n, flags), None)
+        fd_op(fd, r, r == 0, Op::Write, |t| sys::sync_file_range(t, off, n, flags), None)
     }
 
     fn copy_file_range(fd_in: c_int, off_in: *mut off64_t, fd_out: c_int, off_out: *mut off64_t, len: size_t, flags: c_uint) -> ssize_t {
@@ -359,7 +367,7 @@ hooks! {
             // The whole destination now equals the source: copy it, and cut the twin to size.
             match sys::fstat(fd) {
                 Ok(s) => mirror_range(st, fd, 0, s.st_size as u64).and_then(|()| {
-                    mirror_fd_op(st, fd, (), true, |t| sys::ftruncate(t, s.st_size), None)
+                    mirror_fd_op(st, fd, Op::Write, (), true, |t| sys::ftruncate(t, s.st_size), None)
                 }),
                 Err(_) => Ok(()),
             }

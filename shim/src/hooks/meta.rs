@@ -73,7 +73,7 @@ unsafe fn path_changed<'p>(
         },
         || match change(origin) {
             Ok(ch) if follow => fanout_followed(st, loc, abs, dirfd, cpath, &ch),
-            Ok(ch) => fanout::fanout_path(st, loc, abs, |_, dir, name| ch.at(dir, name)),
+            Ok(ch) => fanout::fanout_path(st, loc, abs, ch.op(), |_, dir, name| ch.at(dir, name)),
             Err(_) => {
                 journal_path(st, loc);
                 Ok(())
@@ -96,7 +96,7 @@ fn fanout_followed(
     let is_link =
         sys::fstatat(dirfd, path, libc::AT_SYMLINK_NOFOLLOW).is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFLNK);
     if !is_link {
-        return fanout::fanout_path(st, loc, abs, |_, dir, name| ch.at(dir, name));
+        return fanout::fanout_path(st, loc, abs, ch.op(), |_, dir, name| ch.at(dir, name));
     }
     let mut real = [0u8; PATH_MAX];
     let Ok(fd) = sys::openat(dirfd, path, libc::O_PATH, 0) else {
@@ -110,7 +110,7 @@ fn fanout_followed(
         return Ok(());
     };
     match st.place.classifier.classify(&real[..n]) {
-        Some(hit) => fanout::fanout_path(st, Loc::from(hit), &real[..n], |_, dir, name| ch.at(dir, name)),
+        Some(hit) => fanout::fanout_path(st, Loc::from(hit), &real[..n], ch.op(), |_, dir, name| ch.at(dir, name)),
         // The link leads out of every pair: nothing to mirror.
         None => Ok(()),
     }
@@ -134,7 +134,7 @@ fn fd_changed<'a>(r: c_int, fd: c_int, change: impl FnOnce(Origin<'a>) -> SysRes
         || match change(Origin::Fd(fd)) {
             Ok(ch) => {
                 let mut by_path = |_: usize, dir: RawFd, name: &CStr| ch.at(dir, name);
-                fanout::fanout_fd(st, fd, &e, |t| ch.on_fd(t), Some(&mut by_path))
+                fanout::fanout_fd(st, fd, &e, ch.op(), |t| ch.on_fd(t), Some(&mut by_path))
             }
             Err(_) => {
                 journal_fd(st, fd, &e);

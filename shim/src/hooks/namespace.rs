@@ -10,6 +10,7 @@ use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 
 use libc::{c_char, c_int, c_uint, dev_t, mode_t, off_t};
+use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
 use mfs_core::objects;
 use mfs_core::path::PATH_MAX;
@@ -44,6 +45,7 @@ unsafe fn path_op(
     dirfd: c_int,
     path: *const c_char,
     real: impl FnOnce() -> c_int,
+    kind: Op,
     op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>,
 ) -> c_int {
     let Some(st) = life::get() else { return real() };
@@ -62,7 +64,7 @@ unsafe fn path_op(
             journal_all(st, loc);
             Ok(())
         },
-        || fanout::fanout_path(st, loc, abs, op),
+        || fanout::fanout_path(st, loc, abs, kind, op),
     );
     finish(r, res, -1, &mut errno)
 }
@@ -74,7 +76,15 @@ unsafe fn path_op(
 pub unsafe fn mirror_mkdir(dirfd: c_int, path: *const c_char, mode: mode_t) -> Option<Errno> {
     let mut r = None;
     // SAFETY: caller's contract.
-    unsafe { path_op(dirfd, path, || 0, |_, dir, name| sys::mkdirat(dir, name, mode).inspect_err(|&e| r = Some(e))) };
+    unsafe {
+        path_op(
+            dirfd,
+            path,
+            || 0,
+            Op::Create,
+            |_, dir, name| sys::mkdirat(dir, name, mode).inspect_err(|&e| r = Some(e)),
+        )
+    };
     r
 }
 
@@ -111,12 +121,12 @@ fn entered(st: &State, loc: Loc<'_>, new_abs: &[u8]) -> Result<(), Errno> {
         journal_all(st, loc);
         return Ok(());
     };
-    fanout::fanout_path(st, loc, new_abs, |_, dir, name| copy_object(&src, dir, name))
+    fanout::fanout_path(st, loc, new_abs, Op::Create, |_, dir, name| copy_object(&src, dir, name))
 }
 
 /// The object at `loc` has left the pair: remove it from every other copy.
 fn left(st: &State, loc: Loc<'_>, abs: &[u8]) -> Result<(), Errno> {
-    fanout::fanout_path(st, loc, abs, |_, dir, name| match objects::remove_object(dir, name) {
+    fanout::fanout_path(st, loc, abs, Op::Remove, |_, dir, name| match objects::remove_object(dir, name) {
         Err(Errno(libc::ENOENT)) => Ok(()),
         r => r,
     })
@@ -130,6 +140,7 @@ fn two_path(
     st: &State,
     old: Loc<'_>,
     new: Loc<'_>,
+    kind: Op,
     mut op: impl FnMut(RawFd, &CStr, RawFd, &CStr) -> SysResult<()>,
 ) -> Result<Result<(), Errno>, Escaped> {
     let mut result = Ok(());
@@ -148,13 +159,56 @@ fn two_path(
             Err(e) if fanout::is_escape(e) => return Err(Escaped),
             Err(e) => {
                 st.journal(old.pair, copy, Kind::Dirty, JournalPath::Path(old.rel));
-                if let Some(fail) = st.mirror_failed(new.pair, copy, JournalPath::Path(new.rel), e) {
+                if let Some(fail) = st.mirror_failed(new.pair, copy, JournalPath::Path(new.rel), kind, e).fail {
                     result = Err(fail);
                 }
             }
         }
     }
     Ok(result)
+}
+
+/// renameat2 on a copy, with the equivalent of a flag its file system lacks (sftp, some
+/// FUSE and network file systems answer EINVAL to any flag): RENAME_NOREPLACE becomes a check
+/// and a plain rename, RENAME_EXCHANGE three renames through a temporary name beside the new
+/// one. The primary's call succeeded with the same flags, so the names are as it left them.
+fn rename_on_copy(od: RawFd, on: &CStr, nd: RawFd, nn: &CStr, flags: c_uint) -> SysResult<()> {
+    match sys::renameat2(od, on, nd, nn, flags) {
+        Err(Errno(libc::EINVAL)) if flags == libc::RENAME_NOREPLACE => {
+            match sys::fstatat(nd, nn, libc::AT_SYMLINK_NOFOLLOW) {
+                Ok(_) => Err(Errno(libc::EEXIST)),
+                Err(Errno(libc::ENOENT)) => sys::renameat2(od, on, nd, nn, 0),
+                Err(e) => Err(e),
+            }
+        }
+        Err(Errno(libc::EINVAL)) if flags == libc::RENAME_EXCHANGE => {
+            let mut buf = [0u8; 40];
+            let tmp = exchange_name(&mut buf);
+            sys::renameat2(nd, nn, nd, tmp, libc::RENAME_NOREPLACE).or_else(|_| {
+                match sys::fstatat(nd, tmp, libc::AT_SYMLINK_NOFOLLOW) {
+                    Err(Errno(libc::ENOENT)) => sys::renameat2(nd, nn, nd, tmp, 0),
+                    _ => Err(Errno(libc::EEXIST)),
+                }
+            })?;
+            if let Err(e) = sys::renameat2(od, on, nd, nn, 0) {
+                let _ = sys::renameat2(nd, tmp, nd, nn, 0);
+                return Err(e);
+            }
+            sys::renameat2(nd, tmp, od, on, 0)
+        }
+        r => r,
+    }
+}
+
+/// A temporary name for an emulated exchange, unique to this process and thread.
+fn exchange_name(buf: &mut [u8; 40]) -> &CStr {
+    let mut d = [0u8; 20];
+    let mut len = 0;
+    for part in [&b".mfs-exchange-"[..], sys::decimal(sys::gettid() as u64, &mut d)] {
+        buf[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c".mfs-exchange")
 }
 
 /// A mirror-side parent could not be reached beneath the root along the lexical path.
@@ -181,9 +235,9 @@ fn two_path_change(
         (Some((ol, _)), Some((nl, _))) if ol.pair == nl.pair && ol.origin == nl.origin => {
             let done = match op {
                 TwoPathOp::Rename(flags) => {
-                    two_path(st, ol, nl, |od, on, nd, nn| sys::renameat2(od, on, nd, nn, flags))
+                    two_path(st, ol, nl, Op::Rename, |od, on, nd, nn| rename_on_copy(od, on, nd, nn, flags))
                 }
-                TwoPathOp::Link => two_path(st, ol, nl, |od, on, nd, nn| sys::linkat(od, on, nd, nn, 0)),
+                TwoPathOp::Link => two_path(st, ol, nl, Op::Create, |od, on, nd, nn| sys::linkat(od, on, nd, nn, 0)),
             };
             match done {
                 Ok(r) => r,
@@ -335,7 +389,7 @@ unsafe fn link_like(
         || {
             if let Some(e) = src_fd.and_then(fdtable::get).filter(|e| e.pair == nl.pair && e.has_twins()) {
                 // Linking an open (typically O_TMPFILE) file: link each twin the same way.
-                return fanout::fanout_path(st, nl, nabs, |copy, dir, name| {
+                return fanout::fanout_path(st, nl, nabs, Op::Create, |copy, dir, name| {
                     let t = e.twins[copy];
                     if t < 0 {
                         return copy_object(&c_abs(nabs).ok_or(Errno(libc::EINVAL))?, dir, name);
@@ -399,12 +453,20 @@ unsafe fn truncated(path: *const c_char, len: off_t) -> Result<(), Errno> {
     let mut buf = [0u8; PATH_MAX];
     let Some((hit, real)) = st.place.resolved(libc::AT_FDCWD, &c, 0, &mut buf) else { return Ok(()) };
     let loc = Loc::from(hit);
-    fanout::fanout_path(st, loc, real, |copy, _, _| {
+    fanout::fanout_path(st, loc, real, Op::Write, |copy, _, _| {
         let t = fanout::open_transient(st, loc.pair, copy, loc.rel, libc::O_WRONLY, 0)?;
         let r = sys::ftruncate(t, len);
         fanout::close_own(t);
         r
     })
+}
+
+/// The kind of a mknod: a regular file (type 0 or S_IFREG) is a plain creation.
+fn node_op(mode: mode_t) -> Op {
+    match mode & libc::S_IFMT {
+        0 | libc::S_IFREG => Op::Create,
+        _ => Op::Special,
+    }
 }
 
 fn truncate_done(r: c_int, path: *const c_char, len: off_t) -> c_int {
@@ -419,22 +481,22 @@ fn truncate_done(r: c_int, path: *const c_char, len: off_t) -> c_int {
 
 hooks! {
     fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
-        unsafe { path_op(libc::AT_FDCWD, path, || real::mkdir(path, mode), |_, d, n| sys::mkdirat(d, n, mode)) }
+        unsafe { path_op(libc::AT_FDCWD, path, || real::mkdir(path, mode), Op::Create, |_, d, n| sys::mkdirat(d, n, mode)) }
     }
     fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
-        unsafe { path_op(dirfd, path, || real::mkdirat(dirfd, path, mode), |_, d, n| sys::mkdirat(d, n, mode)) }
+        unsafe { path_op(dirfd, path, || real::mkdirat(dirfd, path, mode), Op::Create, |_, d, n| sys::mkdirat(d, n, mode)) }
     }
     fn rmdir(path: *const c_char) -> c_int {
-        unsafe { path_op(libc::AT_FDCWD, path, || real::rmdir(path), |_, d, n| sys::unlinkat(d, n, libc::AT_REMOVEDIR)) }
+        unsafe { path_op(libc::AT_FDCWD, path, || real::rmdir(path), Op::Remove, |_, d, n| sys::unlinkat(d, n, libc::AT_REMOVEDIR)) }
     }
     fn unlink(path: *const c_char) -> c_int {
-        unsafe { path_op(libc::AT_FDCWD, path, || real::unlink(path), |_, d, n| sys::unlinkat(d, n, 0)) }
+        unsafe { path_op(libc::AT_FDCWD, path, || real::unlink(path), Op::Remove, |_, d, n| sys::unlinkat(d, n, 0)) }
     }
     fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
-        unsafe { path_op(dirfd, path, || real::unlinkat(dirfd, path, flags), |_, d, n| sys::unlinkat(d, n, flags)) }
+        unsafe { path_op(dirfd, path, || real::unlinkat(dirfd, path, flags), Op::Remove, |_, d, n| sys::unlinkat(d, n, flags)) }
     }
     fn remove(path: *const c_char) -> c_int {
-        unsafe { path_op(libc::AT_FDCWD, path, || real::remove(path), |_, d, n| remove_entry(d, n)) }
+        unsafe { path_op(libc::AT_FDCWD, path, || real::remove(path), Op::Remove, |_, d, n| remove_entry(d, n)) }
     }
     fn rename(old: *const c_char, new: *const c_char) -> c_int {
         unsafe { rename_like(libc::AT_FDCWD, old, libc::AT_FDCWD, new, 0, || real::rename(old, new)) }
@@ -457,7 +519,7 @@ hooks! {
         }
         // SAFETY: non-null C string from the program.
         let t = unsafe { CStr::from_ptr(target) };
-        unsafe { path_op(libc::AT_FDCWD, path, || real::symlink(target, path), |_, d, n| sys::symlinkat(t, d, n)) }
+        unsafe { path_op(libc::AT_FDCWD, path, || real::symlink(target, path), Op::Create, |_, d, n| sys::symlinkat(t, d, n)) }
     }
     fn symlinkat(target: *const c_char, dirfd: c_int, path: *const c_char) -> c_int {
         if target.is_null() {
@@ -465,19 +527,19 @@ hooks! {
         }
         // SAFETY: non-null C string from the program.
         let t = unsafe { CStr::from_ptr(target) };
-        unsafe { path_op(dirfd, path, || real::symlinkat(target, dirfd, path), |_, d, n| sys::symlinkat(t, d, n)) }
+        unsafe { path_op(dirfd, path, || real::symlinkat(target, dirfd, path), Op::Create, |_, d, n| sys::symlinkat(t, d, n)) }
     }
     fn mknod(path: *const c_char, mode: mode_t, dev: dev_t) -> c_int {
-        unsafe { path_op(libc::AT_FDCWD, path, || real::mknod(path, mode, dev), |_, d, n| sys::mknodat(d, n, mode, dev)) }
+        unsafe { path_op(libc::AT_FDCWD, path, || real::mknod(path, mode, dev), node_op(mode), |_, d, n| sys::mknodat(d, n, mode, dev)) }
     }
     fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: dev_t) -> c_int {
-        unsafe { path_op(dirfd, path, || real::mknodat(dirfd, path, mode, dev), |_, d, n| sys::mknodat(d, n, mode, dev)) }
+        unsafe { path_op(dirfd, path, || real::mknodat(dirfd, path, mode, dev), node_op(mode), |_, d, n| sys::mknodat(d, n, mode, dev)) }
     }
     fn mkfifo(path: *const c_char, mode: mode_t) -> c_int {
-        unsafe { path_op(libc::AT_FDCWD, path, || real::mkfifo(path, mode), |_, d, n| sys::mknodat(d, n, mode | libc::S_IFIFO, 0)) }
+        unsafe { path_op(libc::AT_FDCWD, path, || real::mkfifo(path, mode), Op::Special, |_, d, n| sys::mknodat(d, n, mode | libc::S_IFIFO, 0)) }
     }
     fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
-        unsafe { path_op(dirfd, path, || real::mkfifoat(dirfd, path, mode), |_, d, n| sys::mknodat(d, n, mode | libc::S_IFIFO, 0)) }
+        unsafe { path_op(dirfd, path, || real::mkfifoat(dirfd, path, mode), Op::Special, |_, d, n| sys::mknodat(d, n, mode | libc::S_IFIFO, 0)) }
     }
     fn truncate(path: *const c_char, len: off_t) -> c_int {
         let r = unsafe { real::truncate(path, len) };

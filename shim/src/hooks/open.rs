@@ -5,6 +5,7 @@ use std::os::fd::RawFd;
 
 use libc::{c_char, c_int, mode_t};
 use mfs_core::config::ReadFrom;
+use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
 use mfs_core::path::PATH_MAX;
 use mfs_core::sys::{self, Errno, ErrnoGuard};
@@ -273,7 +274,7 @@ impl TwinOpen<'_> {
                 Err(e) if fanout::is_escape(e) => return Opened::Escaped,
                 Err(e) => {
                     entry.twins[copy] = LOST_TWIN;
-                    if let Some(fail) = st.mirror_failed(loc.pair, copy, JournalPath::Path(loc.rel), e) {
+                    if let Some(fail) = st.mirror_failed(loc.pair, copy, JournalPath::Path(loc.rel), Op::Open, e).fail {
                         result = Err(fail);
                     }
                 }
