@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     const char *state = mt_state(argc, argv);
     umask(022);
 
-    EQ(syscall(SYS_mkdirat, AT_FDCWD, M("blocked"), 0755), 0);
+    EQ(RAWSYS(SYS_mkdirat, AT_FDCWD, M("blocked"), 0755), 0);
     errno = 1234;
     int fd = open(P("blocked"), O_WRONLY | O_CREAT, 0644);
     CHECK(fd >= 0);
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     SAME("after");
 
     /* Clear the fault. */
-    EQ(syscall(SYS_unlinkat, AT_FDCWD, M("blocked"), AT_REMOVEDIR), 0);
-    EQ(syscall(SYS_unlinkat, AT_FDCWD, P("blocked"), 0), 0);
+    EQ(RAWSYS(SYS_unlinkat, AT_FDCWD, M("blocked"), AT_REMOVEDIR), 0);
+    EQ(RAWSYS(SYS_unlinkat, AT_FDCWD, P("blocked"), 0), 0);
     return mt_done();
 }

@@ -14,12 +14,12 @@
 
 static void raw_mkdir(const char *path)
 {
-    EQ(syscall(SYS_mkdirat, AT_FDCWD, path, 0755), 0);
+    EQ(RAWSYS(SYS_mkdirat, AT_FDCWD, path, 0755), 0);
 }
 
 static void raw_remove(const char *path, int flags)
 {
-    EQ(syscall(SYS_unlinkat, AT_FDCWD, path, flags), 0);
+    EQ(RAWSYS(SYS_unlinkat, AT_FDCWD, path, flags), 0);
 }
 
 int main(int argc, char **argv)
@@ -71,6 +71,6 @@ int main(int argc, char **argv)
     raw_remove(M("blocked-excl"), AT_REMOVEDIR);
     raw_remove(M("existing"), AT_REMOVEDIR);
     raw_remove(P("existing"), 0);
-    syscall(SYS_unlinkat, AT_FDCWD, P("blocked"), 0);
+    RAWSYS(SYS_unlinkat, AT_FDCWD, P("blocked"), 0);
     return mt_done();
 }

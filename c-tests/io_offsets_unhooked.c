@@ -18,7 +18,7 @@ int main(int argc, char **argv)
     CHECK(fd > 2);
     char rec[10];
     EQ(write(fd, "first", 5), 5);
-    EQ(syscall(SYS_write, fd, "unseen", 6), 6);
+    EQ(RAWSYS(SYS_write, fd, "unseen", 6), 6);
     for (int i = 0; i < 100; i++) {
         snprintf(rec, sizeof rec, "rec %04d\n", i);
         EQ(write(fd, rec, 9), 9);
@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     if (pn == mn && pn > 270)
         CHECK(memcmp(pbuf + pn - 270, mbuf + mn - 270, 270) == 0);
 
-    EQ(syscall(SYS_unlinkat, AT_FDCWD, P("unhooked"), 0), 0);
-    EQ(syscall(SYS_unlinkat, AT_FDCWD, M("unhooked"), 0), 0);
+    EQ(RAWSYS(SYS_unlinkat, AT_FDCWD, P("unhooked"), 0), 0);
+    EQ(RAWSYS(SYS_unlinkat, AT_FDCWD, M("unhooked"), 0), 0);
     return mt_done();
 }

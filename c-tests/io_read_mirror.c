@@ -13,10 +13,10 @@
 
 static void raw_pwrite(const char *path, const char *data, size_t n, off_t off)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
+    int fd = (int)RAWSYS(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
     CHECK(fd >= 0);
-    EQ(syscall(SYS_pwrite64, fd, data, n, off), (long)n);
-    syscall(SYS_close, fd);
+    EQ(RAWSYS(SYS_pwrite64, fd, data, n, off), (long)n);
+    RAWSYS(SYS_close, fd);
 }
 
 int main(int argc, char **argv)

@@ -11,7 +11,7 @@
 
 static void raw_unlink(const char *path)
 {
-    if (syscall(SYS_unlinkat, AT_FDCWD, path, 0) != 0) {
+    if (RAWSYS(SYS_unlinkat, AT_FDCWD, path, 0) != 0) {
         fprintf(stderr, "cannot remove %s: %s\n", path, strerror(errno));
         mt_failures++;
     }

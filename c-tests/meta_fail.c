@@ -13,7 +13,7 @@
 
 static void raw_unlink(const char *path)
 {
-    if (syscall(SYS_unlinkat, AT_FDCWD, path, 0) != 0) {
+    if (RAWSYS(SYS_unlinkat, AT_FDCWD, path, 0) != 0) {
         fprintf(stderr, "cannot remove %s: %s\n", path, strerror(errno));
         mt_failures++;
     }
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
         FAILS(chown(P("f"), me, mg), ENOENT);
         FAILS(utimes(P("f"), NULL), ENOENT);
         FAILS(setxattr(P("f"), "user.a", "a", 1, 0), ENOENT);
-        CHECK(syscall(SYS_setxattr, P("f"), "user.b", "b", 1, 0) == 0);
+        CHECK(RAWSYS(SYS_setxattr, P("f"), "user.b", "b", 1, 0) == 0);
         FAILS(removexattr(P("f"), "user.b"), ENOENT);
         raw_unlink(P("f"));
 

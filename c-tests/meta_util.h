@@ -22,7 +22,7 @@
 
 __attribute__((unused)) static int raw_stat(const char *path, struct stat *st)
 {
-    return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, 0);
+    return (int)RAWSYS(SYS_newfstatat, AT_FDCWD, path, st, 0);
 }
 
 /* Permission bits of a path (lstat), or -1. */
@@ -89,7 +89,7 @@ __attribute__((unused)) static int times_are(const char *path, time_t a, long an
 /* An attribute's value (lgetxattr through a raw syscall): length, or -1 with errno. */
 __attribute__((unused)) static long raw_getx(const char *path, const char *name, void *buf, size_t cap)
 {
-    return syscall(SYS_lgetxattr, path, name, buf, cap);
+    return RAWSYS(SYS_lgetxattr, path, name, buf, cap);
 }
 
 __attribute__((unused)) static int xattr_is(const char *path, const char *name, const void *v, size_t n)

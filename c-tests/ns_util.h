@@ -41,32 +41,32 @@ __attribute__((unused)) static int mt_native(void)
 
 __attribute__((unused)) static int raw_lstat(const char *path, struct stat *st)
 {
-    return (int)syscall(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+    return (int)RAWSYS(SYS_newfstatat, AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 /* Reads up to cap-1 bytes of a file (NUL-terminated); returns the length or -1. */
 __attribute__((unused)) static long raw_slurp(const char *path, char *buf, size_t cap)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = (int)RAWSYS(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -1;
     long total = 0;
     for (;;) {
-        long n = syscall(SYS_read, fd, buf + total, cap - 1 - total);
+        long n = RAWSYS(SYS_read, fd, buf + total, cap - 1 - total);
         if (n <= 0)
             break;
         total += n;
         if ((size_t)total >= cap - 1)
             break;
     }
-    syscall(SYS_close, fd);
+    RAWSYS(SYS_close, fd);
     buf[total] = 0;
     return total;
 }
 
 __attribute__((unused)) static long raw_readlink(const char *path, char *buf, size_t cap)
 {
-    long n = syscall(SYS_readlinkat, AT_FDCWD, path, buf, cap - 1);
+    long n = RAWSYS(SYS_readlinkat, AT_FDCWD, path, buf, cap - 1);
     if (n >= 0)
         buf[n] = 0;
     return n;
@@ -75,13 +75,13 @@ __attribute__((unused)) static long raw_readlink(const char *path, char *buf, si
 /* Number of entries (without . and ..) in a directory, or -1. */
 __attribute__((unused)) static int raw_count(const char *path)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = (int)RAWSYS(SYS_openat, AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     char buf[8192];
     int count = 0;
     for (;;) {
-        long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        long n = RAWSYS(SYS_getdents64, fd, buf, sizeof buf);
         if (n <= 0)
             break;
         for (long off = 0; off < n;) {
@@ -92,7 +92,7 @@ __attribute__((unused)) static int raw_count(const char *path)
             off += reclen;
         }
     }
-    syscall(SYS_close, fd);
+    RAWSYS(SYS_close, fd);
     return count;
 }
 
@@ -121,8 +121,8 @@ __attribute__((unused)) static int mt_same_at(int fa, const char *a, int fb, con
                                               const char *file, int line)
 {
     struct stat sa, sb;
-    int ea = syscall(SYS_newfstatat, fa, a, &sa, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
-    int eb = syscall(SYS_newfstatat, fb, b, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    int ea = RAWSYS(SYS_newfstatat, fa, a, &sa, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
+    int eb = RAWSYS(SYS_newfstatat, fb, b, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : errno;
     const char *why = NULL;
     if (ea || eb) {
         if (ea != eb)
@@ -137,19 +137,19 @@ __attribute__((unused)) static int mt_same_at(int fa, const char *a, int fb, con
         why = "device numbers differ";
     } else if (S_ISLNK(sa.st_mode)) {
         static char ta[PATH_MAX + 1], tb[PATH_MAX + 1];
-        long na = syscall(SYS_readlinkat, fa, a, ta, PATH_MAX);
-        long nb = syscall(SYS_readlinkat, fb, b, tb, PATH_MAX);
+        long na = RAWSYS(SYS_readlinkat, fa, a, ta, PATH_MAX);
+        long nb = RAWSYS(SYS_readlinkat, fb, b, tb, PATH_MAX);
         if (na != nb || na < 0 || memcmp(ta, tb, (size_t)na) != 0)
             why = "symlink targets differ";
     } else if (S_ISREG(sa.st_mode)) {
-        int xa = (int)syscall(SYS_openat, fa, a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        int xb = (int)syscall(SYS_openat, fb, b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int xa = (int)RAWSYS(SYS_openat, fa, a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int xb = (int)RAWSYS(SYS_openat, fb, b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         static char ba[65536], bb[65536];
         if (xa < 0 || xb < 0)
             why = "cannot open to compare";
         for (off_t off = 0; !why;) {
-            long na = syscall(SYS_pread64, xa, ba, sizeof ba, off);
-            long nb = syscall(SYS_pread64, xb, bb, sizeof bb, off);
+            long na = RAWSYS(SYS_pread64, xa, ba, sizeof ba, off);
+            long nb = RAWSYS(SYS_pread64, xb, bb, sizeof bb, off);
             if (na != nb || na < 0 || memcmp(ba, bb, (size_t)(na > 0 ? na : 0)) != 0)
                 why = "contents differ";
             if (na <= 0)
@@ -157,9 +157,9 @@ __attribute__((unused)) static int mt_same_at(int fa, const char *a, int fb, con
             off += na;
         }
         if (xa >= 0)
-            syscall(SYS_close, xa);
+            RAWSYS(SYS_close, xa);
         if (xb >= 0)
-            syscall(SYS_close, xb);
+            RAWSYS(SYS_close, xb);
     }
     if (why) {
         fprintf(stderr, "%s:%d: %.200s vs %.200s: %s\n", file, line, a, b, why);

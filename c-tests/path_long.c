@@ -66,10 +66,10 @@ int main(int argc, char **argv)
 
     /* compare the deepest level with the mirror, relative to dirfds (raw syscalls) */
     if (!mt_native()) {
-        int pa = (int)syscall(SYS_openat, AT_FDCWD, mt_primary, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int ma = (int)syscall(SYS_openat, AT_FDCWD, mt_mirror, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int pd = (int)syscall(SYS_openat, pa, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int md = (int)syscall(SYS_openat, ma, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int pa = (int)RAWSYS(SYS_openat, AT_FDCWD, mt_primary, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int ma = (int)RAWSYS(SYS_openat, AT_FDCWD, mt_mirror, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int pd = (int)RAWSYS(SYS_openat, pa, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int md = (int)RAWSYS(SYS_openat, ma, rel, O_PATH | O_DIRECTORY | O_CLOEXEC);
         CHECK(pd >= 0);
         CHECK(md >= 0);
         if (pd >= 0 && md >= 0) {
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         int fds[] = {pa, ma, pd, md};
         for (int i = 0; i < 4; i++)
             if (fds[i] >= 0)
-                syscall(SYS_close, fds[i]);
+                RAWSYS(SYS_close, fds[i]);
     }
 
     /* removals at the bottom, relative */
@@ -103,12 +103,12 @@ int main(int argc, char **argv)
     close(fd);
     close(root);
     if (!mt_native()) {
-        int pa = (int)syscall(SYS_openat, AT_FDCWD, mt_primary, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        int ma = (int)syscall(SYS_openat, AT_FDCWD, mt_mirror, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int pa = (int)RAWSYS(SYS_openat, AT_FDCWD, mt_primary, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        int ma = (int)RAWSYS(SYS_openat, AT_FDCWD, mt_mirror, O_PATH | O_DIRECTORY | O_CLOEXEC);
         mt_same_at(pa, rel2, ma, rel2, __FILE__, __LINE__);
         mt_same_at(pa, rel, ma, rel, __FILE__, __LINE__);
-        syscall(SYS_close, pa);
-        syscall(SYS_close, ma);
+        RAWSYS(SYS_close, pa);
+        RAWSYS(SYS_close, ma);
     }
 
     return mt_done();

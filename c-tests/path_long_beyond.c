@@ -22,10 +22,10 @@ static int journal_has_full(const char *state)
 /* Opens depth levels of COMP below root with raw syscalls (O_PATH). */
 static int raw_descend(const char *root, int depth)
 {
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int fd = (int)RAWSYS(SYS_openat, AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     for (int i = 0; i < depth && fd >= 0; i++) {
-        int next = (int)syscall(SYS_openat, fd, COMP, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        syscall(SYS_close, fd);
+        int next = (int)RAWSYS(SYS_openat, fd, COMP, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        RAWSYS(SYS_close, fd);
         fd = next;
     }
     return fd;
@@ -44,9 +44,9 @@ static void compare_level(int depth, const char *const *names, size_t count, int
             mt_same_at(p, names[i], m, names[i], __FILE__, line);
     }
     if (p >= 0)
-        syscall(SYS_close, p);
+        RAWSYS(SYS_close, p);
     if (m >= 0)
-        syscall(SYS_close, m);
+        RAWSYS(SYS_close, m);
 }
 
 int main(int argc, char **argv)

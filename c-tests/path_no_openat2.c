@@ -63,7 +63,7 @@ static void scenario(const char *d, const char *out)
     CHECK(raw_is(q, "o"));
 
     /* openat2 really is refused here (the control for everything above) */
-    CHECK(syscall(SYS_openat2, AT_FDCWD, ".", NULL, 0) == -1);
+    CHECK(RAWSYS(SYS_openat2, AT_FDCWD, ".", NULL, 0) == -1);
 #undef AT
 #undef AT2
 }
@@ -79,7 +79,7 @@ static int run_child(int err, const char *d, const char *out)
             _exit(3);
         }
         struct open_how how = {.flags = O_RDONLY};
-        if (syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof how) != -1 || errno != err) {
+        if (RAWSYS(SYS_openat2, AT_FDCWD, ".", &how, sizeof how) != -1 || errno != err) {
             fprintf(stderr, "openat2 was not refused with errno %d\n", err);
             _exit(3);
         }

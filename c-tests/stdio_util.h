@@ -33,19 +33,19 @@ __attribute__((unused)) static int mt_native(void)
 __attribute__((unused)) static void mt_range(const char *rel, long off, long len, const char *file, int line)
 {
     char *a = malloc(len), *b = malloc(len);
-    int fa = (int)syscall(SYS_openat, AT_FDCWD, P(rel), O_RDONLY | O_CLOEXEC);
-    int fb = (int)syscall(SYS_openat, AT_FDCWD, M(rel), O_RDONLY | O_CLOEXEC);
-    long na = fa < 0 ? -1 : syscall(SYS_pread64, fa, a, len, off);
-    long nb = fb < 0 ? -1 : syscall(SYS_pread64, fb, b, len, off);
+    int fa = (int)RAWSYS(SYS_openat, AT_FDCWD, P(rel), O_RDONLY | O_CLOEXEC);
+    int fb = (int)RAWSYS(SYS_openat, AT_FDCWD, M(rel), O_RDONLY | O_CLOEXEC);
+    long na = fa < 0 ? -1 : RAWSYS(SYS_pread64, fa, a, len, off);
+    long nb = fb < 0 ? -1 : RAWSYS(SYS_pread64, fb, b, len, off);
     if (na != len || nb != len || memcmp(a, b, len) != 0) {
         fprintf(stderr, "%s:%d: %s bytes %ld..%ld differ (read %ld on the primary, %ld on the mirror)\n", file,
                 line, rel, off, off + len, na, nb);
         mt_failures++;
     }
     if (fa >= 0)
-        syscall(SYS_close, fa);
+        RAWSYS(SYS_close, fa);
     if (fb >= 0)
-        syscall(SYS_close, fb);
+        RAWSYS(SYS_close, fb);
     free(a);
     free(b);
 }
@@ -71,7 +71,7 @@ __attribute__((unused)) static long psize(const char *rel)
 __attribute__((unused)) static int mabsent(const char *rel)
 {
     struct stat st;
-    return syscall(SYS_newfstatat, AT_FDCWD, M(rel), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
+    return RAWSYS(SYS_newfstatat, AT_FDCWD, M(rel), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT;
 }
 
 #endif

@@ -74,6 +74,10 @@ pub mod flag {
     /// non-appending descriptors above 2 that this process opened; cleared for good by
     /// anything that could let the primary's offset move where no hook sees it.
     pub const LOCKSTEP: u8 = 32;
+    /// Asynchronous writes were submitted through it (see [`crate::hooks::aio`]): the file
+    /// is journaled once, as the copies can differ until an overlapping pair of them has
+    /// completed.
+    pub const ASYNC: u8 = 64;
 }
 
 /// No twin descriptor for this copy (the origin itself, or not opened).

@@ -7,7 +7,7 @@ use std::os::fd::RawFd;
 
 use mfs_core::classify::{Classifier, Hit};
 use mfs_core::config::Config;
-use mfs_core::path::{has_dotdot_from, normal_form, AbsPath, PATH_MAX};
+use mfs_core::path::{has_dotdot, has_dotdot_from, normal_form, split_parent, AbsPath, PATH_MAX};
 use mfs_core::quick::{Quick, QuickTest};
 use mfs_core::sys::{self, Errno};
 
@@ -51,16 +51,90 @@ impl Class<'_> {
     }
 }
 
-/// The roots of every pair, as the classifier and as the quick test's scanner.
+/// The roots of every pair, as the classifier and as the quick test's scanner, and the
+/// devices they lie on.
 pub struct Place {
     pub classifier: Classifier,
     scanner: Scanner,
+    /// `st_dev` of every root a change may come from: an object on another device is in no
+    /// pair whatever path names it (a bind mount of a root has the root's device).
+    devices: Vec<u64>,
 }
 
 impl Place {
     pub fn new(cfg: &Config) -> Place {
         let classifier = Classifier::new(cfg);
-        Place { scanner: Scanner::new(QuickTest::new(&classifier)), classifier }
+        let mut devices: Vec<u64> = Vec::new();
+        for pair in &cfg.pairs {
+            for (_, copy) in pair.copies.iter().enumerate().filter(|&(i, _)| pair.mode.mirrors_from(i)) {
+                let dev = std::ffi::CString::new(copy.canonical.as_os_str().as_encoded_bytes())
+                    .ok()
+                    .and_then(|c| sys::fstatat(libc::AT_FDCWD, &c, 0).ok());
+                if let Some(s) = dev {
+                    if !devices.contains(&s.st_dev) {
+                        devices.push(s.st_dev);
+                    }
+                }
+            }
+        }
+        Place { scanner: Scanner::new(QuickTest::new(&classifier)), classifier, devices }
+    }
+
+    /// True when an object on device `dev` may lie in a pair.
+    #[inline]
+    pub fn may_hold(&self, dev: u64) -> bool {
+        self.devices.contains(&dev)
+    }
+
+    /// Where a change at `path` (relative to `dirfd`) happens, by what it touches rather than
+    /// how it is spelled: a path in a pair as written is placed lexically; any other (through
+    /// a symlink to a root, a bind mount of one, `/proc/self/fd/N/...`, `/proc/self/cwd/...`),
+    /// and any path with `..` (which the kernel resolves after symlinks, not lexically), is
+    /// placed by the kernel's path of its parent directory, looked up only when that directory
+    /// lies on a root's device (one `stat` for a path outside on another device). Called
+    /// before the change is made: the parent must exist. `scratch` holds a lexically built
+    /// path, `resolved` the kernel's.
+    pub fn classify_change<'b>(
+        &self,
+        dirfd: RawFd,
+        path: &'b [u8],
+        scratch: &'b mut Option<AbsPath>,
+        resolved: &'b mut Option<AbsPath>,
+    ) -> Class<'b> {
+        let dotdot = has_dotdot(path);
+        let lexical = self.classify_at(dirfd, path, scratch);
+        if !dotdot && matches!(lexical, Class::In { .. } | Class::TooLong) {
+            return lexical;
+        }
+        match self.by_identity(dirfd, path, resolved) {
+            Some(abs) => class_of(&self.classifier, abs.as_bytes()),
+            None if dotdot => lexical,
+            None => match lexical {
+                // The kernel does not place it in a pair either.
+                Class::Related | Class::Unknown | Class::FdAlias => Class::Outside,
+                other => other,
+            },
+        }
+    }
+
+    /// The absolute path the kernel resolves `path` (relative to `dirfd`) to, in `out`: its
+    /// parent directory's real path and the final name, when the parent lies on a root's
+    /// device (a `stat` first, then an open and a readlink only on a match).
+    fn by_identity<'b>(&self, dirfd: RawFd, path: &[u8], out: &'b mut Option<AbsPath>) -> Option<&'b AbsPath> {
+        let _errno = sys::ErrnoGuard::save();
+        let (parent, name) = parent_and_name(path);
+        let parent = std::ffi::CString::new(parent).ok()?;
+        if !sys::fstatat(dirfd, &parent, 0).is_ok_and(|s| self.may_hold(s.st_dev)) {
+            return None;
+        }
+        let dir = sys::openat(dirfd, &parent, libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+        let mut buf = [0u8; PATH_MAX];
+        let n = sys::fd_path(dir, &mut buf);
+        sys::close(dir);
+        let n = n.ok().filter(|&n| buf[..n].first() == Some(&b'/'))?;
+        let abs = out.insert(AbsPath::new());
+        abs.set_resolved(&buf[..n], name).ok()?;
+        Some(abs)
     }
 
     /// Classifies the object a path names, relative to `dirfd` (AT_FDCWD for the current
@@ -171,6 +245,32 @@ impl Place {
     }
 }
 
+/// A path's parent directory (`.` for a bare name) and its final name; trailing slashes and
+/// a final `.` or `..` leave the whole path as the directory and an empty name.
+fn parent_and_name(path: &[u8]) -> (&[u8], &[u8]) {
+    let trimmed = {
+        let mut end = path.len();
+        while end > 1 && path[end - 1] == b'/' {
+            end -= 1;
+        }
+        &path[..end]
+    };
+    let (parent, name) = split_parent(trimmed);
+    if name.is_empty() || name == b"." || name == b".." {
+        return (path, b"");
+    }
+    let parent: &[u8] = if parent.is_empty() {
+        if trimmed.first() == Some(&b'/') {
+            b"/"
+        } else {
+            b"."
+        }
+    } else {
+        parent
+    };
+    (parent, name)
+}
+
 /// True when relative paths from `dirfd` (or the working directory) start outside every pair
 /// and above no root.
 #[inline(always)]
@@ -242,6 +342,16 @@ fn magic_class(abs: &[u8]) -> Option<Class<'static>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_splits_into_its_parent_and_final_name() {
+        assert_eq!(parent_and_name(b"/a/b/c"), (&b"/a/b"[..], &b"c"[..]));
+        assert_eq!(parent_and_name(b"/a"), (&b"/"[..], &b"a"[..]));
+        assert_eq!(parent_and_name(b"c"), (&b"."[..], &b"c"[..]));
+        assert_eq!(parent_and_name(b"x/y/"), (&b"x"[..], &b"y"[..]));
+        assert_eq!(parent_and_name(b"x/.."), (&b"x/.."[..], &b""[..]));
+        assert_eq!(parent_and_name(b"/proc/self/fd/3/f"), (&b"/proc/self/fd/3"[..], &b"f"[..]));
+    }
 
     #[test]
     fn magic_names_are_aliases_and_their_directories_related() {

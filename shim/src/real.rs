@@ -166,6 +166,10 @@ real_fns! {
     fn fsync(fd: c_int) -> c_int;
     fn fdatasync(fd: c_int) -> c_int;
     fn sync_file_range(fd: c_int, off: off64_t, n: off64_t, flags: c_uint) -> c_int;
+    fn aio_write(cb: *mut libc::aiocb) -> c_int;
+    fn aio_write64(cb: *mut libc::aiocb) -> c_int;
+    fn lio_listio(mode: c_int, list: *const *mut libc::aiocb, n: c_int, sev: *mut libc::sigevent) -> c_int;
+    fn lio_listio64(mode: c_int, list: *const *mut libc::aiocb, n: c_int, sev: *mut libc::sigevent) -> c_int;
     fn copy_file_range(fd_in: c_int, off_in: *mut off64_t, fd_out: c_int, off_out: *mut off64_t, len: size_t, flags: c_uint) -> ssize_t;
     fn sendfile(out_fd: c_int, in_fd: c_int, off: *mut off_t, count: size_t) -> ssize_t;
     fn sendfile64(out_fd: c_int, in_fd: c_int, off: *mut off64_t, count: size_t) -> ssize_t;
@@ -280,12 +284,14 @@ pub mod variadic {
     static fcntl64: Sym = Sym::new(c"fcntl64");
     static ioctl: Sym = Sym::new(c"ioctl");
     static mremap: Sym = Sym::new(c"mremap");
+    static syscall: Sym = Sym::new(c"syscall");
 
     type OpenFn = unsafe extern "C" fn(*const c_char, c_int, ...) -> c_int;
     type OpenatFn = unsafe extern "C" fn(c_int, *const c_char, c_int, ...) -> c_int;
     type FcntlFn = unsafe extern "C" fn(c_int, c_int, ...) -> c_int;
     type IoctlFn = unsafe extern "C" fn(c_int, c_ulong, ...) -> c_int;
     type MremapFn = unsafe extern "C" fn(*mut c_void, size_t, size_t, c_int, ...) -> *mut c_void;
+    type SyscallFn = unsafe extern "C" fn(c_long, ...) -> c_long;
 
     /// Which alias of open a hook was entered through (all share one libc address).
     #[derive(Clone, Copy)]
@@ -359,6 +365,18 @@ pub mod variadic {
         // SAFETY: dlsym result for ioctl, whose C type is IoctlFn.
         let f: IoctlFn = unsafe { std::mem::transmute(a) };
         unsafe { f(fd, req, arg) }
+    }
+
+    /// libc's `syscall(nr, a0..a5)`.
+    pub unsafe fn call_syscall(nr: c_long, a: [c_long; 6]) -> c_long {
+        let s = syscall.addr();
+        if s == 0 {
+            return c_long::missing();
+        }
+        // SAFETY: dlsym result for syscall, whose C type is SyscallFn; six arguments, as
+        // libc's own syscall always reads.
+        let f: SyscallFn = unsafe { std::mem::transmute(s) };
+        unsafe { f(nr, a[0], a[1], a[2], a[3], a[4], a[5]) }
     }
 
     pub unsafe fn call_mremap(

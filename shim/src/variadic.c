@@ -19,6 +19,19 @@ int mfs_rs_vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap);
 int mfs_rs_vdprintf(int fd, const char *fmt, va_list ap);
 int mfs_rs_vdprintf_chk(int fd, int flag, const char *fmt, va_list ap);
 void *mfs_rs_mremap(void *old, size_t old_size, size_t new_size, int flags, void *new_addr);
+long mfs_rs_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5);
+
+/* syscall(2) takes up to six arguments; like glibc's own, this reads all six. */
+long mfs_c_syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    return mfs_rs_syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
 
 /* fcntl's third argument is an int, a pointer or absent; glibc itself reads it as a pointer. */
 int mfs_c_fcntl(int fd, int cmd, ...)

@@ -54,6 +54,10 @@ pub fn write_mirrored(
     if at.is_none() && lockstep::usable(st, e, &held) {
         return lockstep::write_plain(st, fd, e, bufs, held, real);
     }
+    // Where a write at the offset starts. Hooked calls that move a shared offset are
+    // ordered against this one by the lock; one that no hook sees (another program's raw
+    // system call) shows as an offset that did not move by exactly what was written.
+    let before = if at.is_none() && !e.has(flag::APPEND) { sys::lseek(fd, 0, libc::SEEK_CUR).ok() } else { None };
     let r = real();
     if r <= 0 || !moves {
         // Nothing was written, or the offset stays where it was.
@@ -73,7 +77,15 @@ pub fn write_mirrored(
                 // pwrite on an O_APPEND descriptor appends (Linux): the bytes are at the end.
                 Some(_) if e.has(flag::APPEND) => sys::fstat(fd).map(|s| s.st_size - r as off_t),
                 Some(o) => Ok(o),
-                None => sys::lseek(fd, 0, libc::SEEK_CUR).map(|end| end - r as off_t),
+                None => match (before, sys::lseek(fd, 0, libc::SEEK_CUR)) {
+                    (Some(start), Ok(end)) if end - r as off_t == start => Ok(start),
+                    // The description appends (O_APPEND set through another descriptor of
+                    // it, or by libc for an "a" stream): the bytes end at the offset.
+                    (Some(_), Ok(end)) if appends(fd) => Ok(end - r as off_t),
+                    // The offset moved by more than this write: where it landed is unknown.
+                    (Some(_), _) => Err(Errno(libc::ESPIPE)),
+                    (None, end) => end.map(|end| end - r as off_t),
+                },
             };
             match off {
                 Ok(off) => {
@@ -84,6 +96,7 @@ pub fn write_mirrored(
                     res
                 }
                 Err(_) => {
+                    // Journaled rather than guessed: the next resync brings the file level.
                     journal_fd(st, fd, e);
                     Ok(())
                 }
@@ -114,6 +127,11 @@ pub fn allocate_twin(primary: RawFd, twin: RawFd, mode: libc::c_int, off: off_t,
         }
         r => r,
     }
+}
+
+/// True when `fd`'s open file description is in append mode.
+fn appends(fd: RawFd) -> bool {
+    sys::fcntl(fd, libc::F_GETFL, 0).is_ok_and(|fl| fl as libc::c_int & libc::O_APPEND != 0)
 }
 
 /// Applies an fd-level change that has a direct twin form (ftruncate, fallocate, fsync...)

@@ -10,7 +10,7 @@ use mfs_core::sys::{self, ErrnoGuard, SysResult};
 
 use super::{hooks, trampolines};
 use crate::bufs::{iovs, Bufs};
-use crate::coherency;
+use crate::coherency::{self, FileLock};
 use crate::edge::finish;
 use crate::fanout::PathOp;
 use crate::fdtable::{self, flag, Entry};
@@ -105,16 +105,37 @@ fn read_from_twin(fd: c_int, e: &Entry, buf: *mut c_void, n: size_t, at: Option<
     Some(got as ssize_t)
 }
 
+/// True when a read at `at` (the descriptor's offset when `None`) on a descriptor with these
+/// flags needs the shim: it is served from a mirror, or it moves the offset of a description
+/// mirrored writes go through.
+#[inline(always)]
+fn read_needs_shim(flags: Option<u8>, at: Option<off_t>) -> bool {
+    flags.is_some_and(|f| f & flag::READ_MIRROR != 0 || (at.is_none() && f & flag::WRITABLE != 0))
+}
+
+/// The coherency lock of a writable mirrored descriptor whose offset a read is about to move.
+/// Other processes may share the description (open, then fork) and write through it: a
+/// mirrored write finds where its bytes landed from the offset, so no read may move it
+/// between the primary write and that query.
+fn lock_for_read<'a>(st: &'a State, fd: c_int, e: &Entry, at: Option<off_t>) -> Option<FileLock<'a>> {
+    (at.is_none() && e.has(flag::WRITABLE)).then(|| coherency::lock(st, fd, e))
+}
+
 #[inline(always)]
 fn read_like(fd: c_int, buf: *mut c_void, n: size_t, at: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
-    if fdtable::flags_of(fd).is_none_or(|f| f & flag::READ_MIRROR == 0) {
+    if !read_needs_shim(fdtable::flags_of(fd), at) {
         return real();
     }
-    if let Some(e) = fdtable::get(fd) {
-        if e.has(flag::READ_MIRROR) {
-            if let Some(r) = read_from_twin(fd, &e, buf, n, at) {
-                return r;
-            }
+    read_tracked(fd, buf, n, at, real)
+}
+
+#[inline(never)]
+fn read_tracked(fd: c_int, buf: *mut c_void, n: size_t, at: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
+    let (Some(e), Some(st)) = (fdtable::get(fd), life::get()) else { return real() };
+    let _held = lock_for_read(st, fd, &e, at);
+    if e.has(flag::READ_MIRROR) {
+        if let Some(r) = read_from_twin(fd, &e, buf, n, at) {
+            return r;
         }
     }
     real()
@@ -122,10 +143,14 @@ fn read_like(fd: c_int, buf: *mut c_void, n: size_t, at: Option<off_t>, real: im
 
 /// For vectored reads from a mirror: the vector is read into in order.
 fn readv_like(fd: c_int, iov: *const iovec, cnt: c_int, at: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
-    if fdtable::flags_of(fd).is_none_or(|f| f & flag::READ_MIRROR == 0) {
+    if !read_needs_shim(fdtable::flags_of(fd), at) {
         return real();
     }
-    let Some(e) = fdtable::get(fd).filter(|e| e.has(flag::READ_MIRROR)) else { return real() };
+    let (Some(e), Some(st)) = (fdtable::get(fd), life::get()) else { return real() };
+    let _held = lock_for_read(st, fd, &e, at);
+    if !e.has(flag::READ_MIRROR) {
+        return real();
+    }
     if iov.is_null() || cnt <= 0 {
         return real();
     }
@@ -162,12 +187,32 @@ fn mirrored(fd: c_int) -> Option<&'static State> {
     life::get()
 }
 
-/// The body of the in-kernel copy calls into `fd_out` (see [`writes::copy_into`]).
-fn copied(fd_out: c_int, off_out: Option<off_t>, real: impl FnOnce() -> ssize_t) -> ssize_t {
-    match mirrored(fd_out) {
+/// The body of the in-kernel copy calls from `fd_in` (`in_moves`: at its offset, which the
+/// call moves) into `fd_out` (see [`writes::copy_into`]). Reading at a writable mirrored
+/// descriptor's offset takes its coherency lock first, as [`read_like`] does. A thread holds
+/// one lock at a time: when the output is another mirrored file, its lock is then taken as
+/// unprotected, and the output is journaled.
+fn copied(
+    fd_in: c_int,
+    in_moves: bool,
+    fd_out: c_int,
+    off_out: Option<off_t>,
+    real: impl FnOnce() -> ssize_t,
+) -> ssize_t {
+    let in_held = if in_moves && read_needs_shim(fdtable::flags_of(fd_in), None) {
+        match (fdtable::get(fd_in), life::get()) {
+            (Some(e), Some(st)) => lock_for_read(st, fd_in, &e, None),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let r = match mirrored(fd_out) {
         Some(st) => copy_into(st, fd_out, off_out, real),
         None => real(),
-    }
+    };
+    drop(in_held);
+    r
 }
 
 /// An fd-level change with a direct twin form (see [`writes::mirror_fd_op`]) after the real
@@ -189,6 +234,21 @@ fn fd_op(
 fn off_ptr(p: *mut off64_t) -> Option<off_t> {
     // SAFETY: the caller's offset pointer, read before the real call updates it.
     (!p.is_null()).then(|| unsafe { *p })
+}
+
+/// Runs a call that changes a mirrored file's data in place (ftruncate, fallocate) and its
+/// mirroring `then(result)` under the file's coherency lock, so that no mirrored write of
+/// another descriptor or process falls between the primary's change and the twins'.
+#[inline(always)]
+fn data_change(fd: c_int, real: impl FnOnce() -> c_int, then: impl FnOnce(c_int) -> c_int) -> c_int {
+    if fdtable::flags_of(fd).is_none_or(|f| f & flag::WRITABLE == 0) {
+        return then(real());
+    }
+    let (Some(e), Some(st)) = (fdtable::get(fd), life::get()) else { return then(real()) };
+    let mut held = coherency::lock(st, fd, &e);
+    // The offset stays where it is.
+    held.offsets_kept();
+    then(real())
 }
 
 fn truncated(fd: c_int, r: c_int, len: off_t) -> c_int {
@@ -304,31 +364,29 @@ hooks! {
     }
 
     fn ftruncate(fd: c_int, len: off_t) -> c_int {
-        let r = unsafe { real::ftruncate(fd, len) };
-        truncated(fd, r, len)
+        data_change(fd, || unsafe { real::ftruncate(fd, len) }, |r| truncated(fd, r, len))
     }
     fn ftruncate64(fd: c_int, len: off64_t) -> c_int {
-        let r = unsafe { real::ftruncate64(fd, len) };
-        truncated(fd, r, len)
+        data_change(fd, || unsafe { real::ftruncate64(fd, len) }, |r| truncated(fd, r, len))
     }
     fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int {
-        let r = unsafe { real::fallocate(fd, mode, off, len) };
-        allocated(fd, r, r == 0, mode, off, len)
+        data_change(fd, || unsafe { real::fallocate(fd, mode, off, len) }, |r| allocated(fd, r, r == 0, mode, off, len))
     }
     fn fallocate64(fd: c_int, mode: c_int, off: off64_t, len: off64_t) -> c_int {
-        let r = unsafe { real::fallocate64(fd, mode, off, len) };
-        allocated(fd, r, r == 0, mode, off, len)
+        data_change(fd, || unsafe { real::fallocate64(fd, mode, off, len) }, |r| allocated(fd, r, r == 0, mode, off, len))
     }
     fn posix_fallocate(fd: c_int, off: off_t, len: off_t) -> c_int {
         // Returns an error number instead of setting errno; 0 on success.
-        let r = unsafe { real::posix_fallocate(fd, off, len) };
-        let m = allocated(fd, r, r == 0, 0, off, len);
-        if m == -1 { sys::errno() } else { m }
+        data_change(fd, || unsafe { real::posix_fallocate(fd, off, len) }, |r| {
+            let m = allocated(fd, r, r == 0, 0, off, len);
+            if m == -1 { sys::errno() } else { m }
+        })
     }
     fn posix_fallocate64(fd: c_int, off: off64_t, len: off64_t) -> c_int {
-        let r = unsafe { real::posix_fallocate64(fd, off, len) };
-        let m = allocated(fd, r, r == 0, 0, off, len);
-        if m == -1 { sys::errno() } else { m }
+        data_change(fd, || unsafe { real::posix_fallocate64(fd, off, len) }, |r| {
+            let m = allocated(fd, r, r == 0, 0, off, len);
+            if m == -1 { sys::errno() } else { m }
+        })
     }
     fn fsync(fd: c_int) -> c_int {
         let r = unsafe { real::fsync(fd) };
@@ -344,16 +402,16 @@ hooks! {
     }
 
     fn copy_file_range(fd_in: c_int, off_in: *mut off64_t, fd_out: c_int, off_out: *mut off64_t, len: size_t, flags: c_uint) -> ssize_t {
-        copied(fd_out, off_ptr(off_out), || unsafe { real::copy_file_range(fd_in, off_in, fd_out, off_out, len, flags) })
+        copied(fd_in, off_in.is_null(), fd_out, off_ptr(off_out), || unsafe { real::copy_file_range(fd_in, off_in, fd_out, off_out, len, flags) })
     }
     fn sendfile(out_fd: c_int, in_fd: c_int, off: *mut off_t, count: size_t) -> ssize_t {
-        copied(out_fd, None, || unsafe { real::sendfile(out_fd, in_fd, off, count) })
+        copied(in_fd, off.is_null(), out_fd, None, || unsafe { real::sendfile(out_fd, in_fd, off, count) })
     }
     fn sendfile64(out_fd: c_int, in_fd: c_int, off: *mut off64_t, count: size_t) -> ssize_t {
-        copied(out_fd, None, || unsafe { real::sendfile64(out_fd, in_fd, off, count) })
+        copied(in_fd, off.is_null(), out_fd, None, || unsafe { real::sendfile64(out_fd, in_fd, off, count) })
     }
     fn splice(fd_in: c_int, off_in: *mut off64_t, fd_out: c_int, off_out: *mut off64_t, len: size_t, flags: c_uint) -> ssize_t {
-        copied(fd_out, off_ptr(off_out), || unsafe { real::splice(fd_in, off_in, fd_out, off_out, len, flags) })
+        copied(fd_in, off_in.is_null(), fd_out, off_ptr(off_out), || unsafe { real::splice(fd_in, off_in, fd_out, off_out, len, flags) })
     }
 
     fn mfs_rs_ioctl(fd: c_int, req: c_ulong, arg: *mut c_void) -> c_int {

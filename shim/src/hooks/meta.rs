@@ -60,8 +60,8 @@ unsafe fn path_changed<'p>(
         return r;
     };
     let mut errno = ErrnoGuard::save();
-    let mut scratch = None;
-    let class = protect(|| Class::Unknown, || st.place.classify_at(dirfd, bytes, &mut scratch));
+    let (mut scratch, mut resolved) = (None, None);
+    let class = protect(|| Class::Unknown, || st.place.classify_change(dirfd, bytes, &mut scratch, &mut resolved));
     let Some((loc, abs)) = placed(st, class) else { return r };
     // SAFETY: non-null (checked above) and NUL-terminated; it lives as long as the call.
     let cpath: &'p CStr = unsafe { CStr::from_ptr(path) };

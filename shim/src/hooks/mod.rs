@@ -3,6 +3,7 @@
 //! [`crate::fanout`], [`crate::streams`], [`crate::mappings`], ...), with errno saved and
 //! restored and panics caught at this edge ([`crate::edge`]).
 
+pub mod aio;
 pub mod fd;
 pub mod io;
 pub mod meta;
@@ -10,6 +11,7 @@ pub mod mmap;
 pub mod namespace;
 pub mod open;
 pub mod stdio;
+pub mod syscall;
 
 use crate::fanout::Loc;
 use crate::place::Class;
@@ -91,5 +93,6 @@ pub(crate) mod centry {
         pub fn mfs_c_vprintf();
         pub fn mfs_c_vprintf_chk();
         pub fn mfs_c_mremap();
+        pub fn mfs_c_syscall();
     }
 }

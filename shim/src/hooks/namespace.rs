@@ -51,8 +51,8 @@ unsafe fn path_op(
     let Some(st) = life::get() else { return real() };
     // SAFETY: caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
-    let mut scratch = None;
-    let class = protect(|| Class::Unknown, || st.place.classify_at(dirfd, bytes, &mut scratch));
+    let (mut scratch, mut resolved) = (None, None);
+    let class = protect(|| Class::Unknown, || st.place.classify_change(dirfd, bytes, &mut scratch, &mut resolved));
     let r = real();
     if r != 0 {
         return r;
@@ -314,8 +314,9 @@ unsafe fn rename_like(
     // SAFETY: caller's contract.
     let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
     let (mut s1, mut s2) = (None, None);
-    let o = Side { class: protect(|| Class::Unknown, || st.place.classify_at(olddir, ob, &mut s1)) };
-    let n = Side { class: protect(|| Class::Unknown, || st.place.classify_at(newdir, nb, &mut s2)) };
+    let (mut r1, mut r2) = (None, None);
+    let o = Side { class: protect(|| Class::Unknown, || st.place.classify_change(olddir, ob, &mut s1, &mut r1)) };
+    let n = Side { class: protect(|| Class::Unknown, || st.place.classify_change(newdir, nb, &mut s2, &mut r2)) };
     let r = real();
     if r != 0 {
         return r;
@@ -365,14 +366,15 @@ unsafe fn link_like(
     // SAFETY: caller's contract.
     let (Some(ob), Some(nb)) = (unsafe { cbytes(old) }, unsafe { cbytes(new) }) else { return real() };
     let (mut s1, mut s2) = (None, None);
-    let n = Side { class: protect(|| Class::Unknown, || st.place.classify_at(newdir, nb, &mut s2)) };
+    let (mut r1, mut r2) = (None, None);
+    let n = Side { class: protect(|| Class::Unknown, || st.place.classify_change(newdir, nb, &mut s2, &mut r2)) };
     let Some(_) = n.loc() else { return real() };
     let src_fd = source_fd(olddir, ob, flags);
     let o = Side {
         class: if src_fd.is_some() {
             Class::Unknown
         } else {
-            protect(|| Class::Unknown, || st.place.classify_at(olddir, ob, &mut s1))
+            protect(|| Class::Unknown, || st.place.classify_change(olddir, ob, &mut s1, &mut r1))
         },
     };
     let r = real();
@@ -442,14 +444,12 @@ unsafe fn truncated(path: *const c_char, len: off_t) -> Result<(), Errno> {
     let Some(st) = life::get() else { return Ok(()) };
     // SAFETY: caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return Ok(()) };
-    let mut scratch = None;
-    if !matches!(
-        st.place.classify_at(libc::AT_FDCWD, bytes, &mut scratch),
-        Class::In { .. } | Class::Related | Class::Unknown
-    ) {
+    let Ok(c) = CString::new(bytes) else { return Ok(()) };
+    // What the path reaches, symlinks followed, decides: only a file on a root's device may
+    // be in a pair.
+    if !sys::fstatat(libc::AT_FDCWD, &c, 0).is_ok_and(|s| st.place.may_hold(s.st_dev)) {
         return Ok(());
     }
-    let Ok(c) = CString::new(bytes) else { return Ok(()) };
     let mut buf = [0u8; PATH_MAX];
     let Some((hit, real)) = st.place.resolved(libc::AT_FDCWD, &c, 0, &mut buf) else { return Ok(()) };
     let loc = Loc::from(hit);

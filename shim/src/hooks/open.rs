@@ -7,7 +7,7 @@ use libc::{c_char, c_int, mode_t};
 use mfs_core::config::ReadFrom;
 use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
-use mfs_core::path::PATH_MAX;
+use mfs_core::path::{has_dotdot, PATH_MAX};
 use mfs_core::sys::{self, Errno, ErrnoGuard};
 
 use super::{cbytes, hooks};
@@ -49,7 +49,11 @@ pub unsafe fn open_like(
     }
     // SAFETY: the call succeeded, so `path` is a C string.
     if unsafe { st.place.quick_outside(dirfd, path) } {
-        fdtable::set_kind(fd, FdKind::Outside);
+        if may_write(flags) {
+            opened_elsewhere(st, fd, flags, mode, FdKind::Outside);
+        } else {
+            fdtable::set_kind(fd, FdKind::Outside);
+        }
         return fd;
     }
     // SAFETY: as above.
@@ -73,7 +77,11 @@ unsafe fn opened_unplaced(
     // SAFETY: the caller's contract.
     let Some(bytes) = (unsafe { cbytes(path) }) else { return fd };
     if protect(|| false, || st.place.surely_outside(dirfd, bytes)) {
-        fdtable::set_kind(fd, FdKind::Outside);
+        if may_write(flags) {
+            opened_elsewhere(st, fd, flags, mode, FdKind::Outside);
+        } else {
+            fdtable::set_kind(fd, FdKind::Outside);
+        }
         return fd;
     }
     opened_classified(st, dirfd, bytes, flags, mode, fd)
@@ -88,6 +96,8 @@ fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode:
         protect(|| Class::Unknown, || st.place.classify_at(dirfd, bytes, &mut scratch))
     };
     match class {
+        // The kernel resolves `..` after symlinks: what it opened decides.
+        Class::In { .. } if has_dotdot(bytes) => opened_elsewhere(st, fd, flags, mode, FdKind::Outside),
         Class::In { hit, .. } => {
             let mut errno = ErrnoGuard::save();
             let loc = Loc::from(hit);
@@ -120,22 +130,50 @@ fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode:
         }
         Class::FdAlias => {
             let _errno = ErrnoGuard::save();
-            protect(|| (), || opened_by_kernel_path(st, fd, flags, mode));
+            protect(|| false, || opened_by_kernel_path(st, fd, flags, mode));
         }
+        other if may_write(flags) => opened_elsewhere(st, fd, flags, mode, other.fd_kind()),
         other => fdtable::set_kind(fd, other.fd_kind()),
     }
     fd
 }
 
+/// True for open flags that may change what they open.
+#[inline(always)]
+pub fn may_write(flags: c_int) -> bool {
+    flags & (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) != 0
+}
+
 /// Classifies a new fd by the kernel's path of what it opened (for `/dev/stdout` and the
-/// like, which reach files only through magic links).
-fn opened_by_kernel_path(st: &State, fd: RawFd, flags: c_int, mode: mode_t) {
+/// like, which reach files only through magic links); true when that is in a pair.
+fn opened_by_kernel_path(st: &State, fd: RawFd, flags: c_int, mode: mode_t) -> bool {
     let mut path = [0u8; PATH_MAX];
     match st.place.of_fd(fd, &mut path) {
         Some((hit, _)) => {
             let _ = opened(st, fd, Loc::from(hit), flags, mode);
+            true
         }
-        None => fdtable::set_kind(fd, FdKind::Empty),
+        None => {
+            fdtable::set_kind(fd, FdKind::Empty);
+            false
+        }
+    }
+}
+
+/// A descriptor opened for writing at a path outside every pair as spelled, which may still
+/// reach one (through a symlink to a root, a bind mount, `/proc/self/cwd`, `..` after a
+/// symlink): what it opened is placed by the kernel's path when it lies on a root's device,
+/// else the slot gets `kind`.
+#[cold]
+#[inline(never)]
+pub fn opened_elsewhere(st: &State, fd: RawFd, flags: c_int, mode: mode_t, kind: FdKind) {
+    let _errno = ErrnoGuard::save();
+    let placed = protect(
+        || false,
+        || sys::fstat(fd).is_ok_and(|s| st.place.may_hold(s.st_dev)) && opened_by_kernel_path(st, fd, flags, mode),
+    );
+    if !placed {
+        fdtable::set_kind(fd, kind);
     }
 }
 
@@ -307,15 +345,15 @@ unsafe fn mkstemp_like(tmpl: *mut c_char, flags: c_int, real: impl FnOnce() -> c
     let mut scratch = None;
     protect(
         || (),
-        || match st.place.classify_at(libc::AT_FDCWD, bytes, &mut scratch) {
-            Class::In { hit, .. } => {
-                let f = libc::O_RDWR
-                    | libc::O_CREAT
-                    | libc::O_EXCL
-                    | (flags & (libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC));
-                let _ = opened(st, fd, Loc::from(hit), f, 0o600);
+        || {
+            let f =
+                libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | (flags & (libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC));
+            match st.place.classify_at(libc::AT_FDCWD, bytes, &mut scratch) {
+                Class::In { hit, .. } if !has_dotdot(bytes) => {
+                    let _ = opened(st, fd, Loc::from(hit), f, 0o600);
+                }
+                other => opened_elsewhere(st, fd, f, 0o600, other.fd_kind()),
             }
-            other => fdtable::set_kind(fd, other.fd_kind()),
         },
     );
     fd

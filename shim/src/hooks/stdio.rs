@@ -63,6 +63,12 @@ fn register(st: &State, f: *mut FILE, path: Option<&[u8]>, mode: &[u8]) -> Resul
                 fdtable::add_flags(fd, flag::STDIO);
             }
         }
+        other if owns_memory() && super::open::may_write(mode_flags(mode)) => {
+            super::open::opened_elsewhere(st, fd, mode_flags(mode), 0o666, other.fd_kind());
+            if fdtable::kind_of(fd) == FdKind::Mirrored {
+                fdtable::add_flags(fd, flag::STDIO);
+            }
+        }
         other => {
             if owns_memory() {
                 fdtable::set_kind(fd, other.fd_kind());
