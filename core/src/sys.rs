@@ -339,6 +339,29 @@ pub fn fstatat(dirfd: RawFd, path: &CStr, flags: c_int) -> SysResult<libc::stat>
     Ok(st)
 }
 
+/// Which object a path names, as the kernel tells: device and inode, and the id of the mount
+/// it was reached through (`None` before Linux 5.8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    pub dev: u64,
+    pub ino: u64,
+    pub mnt: Option<u64>,
+}
+
+/// statx of `path` relative to `dirfd` (`AT_EMPTY_PATH` with an empty path for `dirfd`
+/// itself), for its [`Identity`].
+pub fn identity_at(dirfd: RawFd, path: &CStr, flags: c_int) -> SysResult<Identity> {
+    // SAFETY: an all-zero statx is a valid value of the plain-data struct.
+    let mut sx: libc::statx = unsafe { std::mem::zeroed() };
+    let mask = libc::STATX_INO | libc::STATX_MNT_ID;
+    syscall!(libc::SYS_statx, dirfd, path.as_ptr(), flags, mask, &mut sx as *mut libc::statx)?;
+    Ok(Identity {
+        dev: libc::makedev(sx.stx_dev_major, sx.stx_dev_minor),
+        ino: sx.stx_ino,
+        mnt: (sx.stx_mask & libc::STATX_MNT_ID != 0).then_some(sx.stx_mnt_id),
+    })
+}
+
 /// The path the kernel has for an open descriptor (`/proc/self/fd/N`), into `buf`.
 pub fn fd_path(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
     readlinkat(libc::AT_FDCWD, ProcFd::new(fd).as_cstr(), buf)
@@ -646,6 +669,20 @@ pub fn parse_fd_number(name: &[u8]) -> Option<RawFd> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_agrees_with_stat() {
+        let st = fstatat(libc::AT_FDCWD, c"/", 0).unwrap();
+        let id = identity_at(libc::AT_FDCWD, c"/", 0).unwrap();
+        assert_eq!((id.dev, id.ino), (st.st_dev, st.st_ino));
+        let dir = openat(libc::AT_FDCWD, c"/proc", libc::O_PATH | libc::O_DIRECTORY, 0).unwrap();
+        let proc_id = identity_at(dir, c"", libc::AT_EMPTY_PATH).unwrap();
+        close(dir);
+        assert_ne!(proc_id.dev, id.dev, "/proc is another file system");
+        if let (Some(a), Some(b)) = (id.mnt, proc_id.mnt) {
+            assert_ne!(a, b);
+        }
+    }
 
     #[test]
     fn proc_fd_paths_are_built_and_parsed() {

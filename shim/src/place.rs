@@ -9,7 +9,7 @@ use mfs_core::classify::{Classifier, Hit};
 use mfs_core::config::Config;
 use mfs_core::path::{has_dotdot, has_dotdot_from, normal_form, split_parent, AbsPath, PATH_MAX};
 use mfs_core::quick::{Quick, QuickTest};
-use mfs_core::sys::{self, Errno};
+use mfs_core::sys::{self, Errno, Identity};
 
 use crate::cwd;
 use crate::fdtable::{self, FdKind};
@@ -51,39 +51,108 @@ impl Class<'_> {
     }
 }
 
-/// The roots of every pair, as the classifier and as the quick test's scanner, and the
-/// devices they lie on.
+/// The roots of every pair, as the classifier and as the quick test's scanner, and what the
+/// kernel identifies them by.
 pub struct Place {
     pub classifier: Classifier,
     scanner: Scanner,
-    /// `st_dev` of every root a change may come from: an object on another device is in no
-    /// pair whatever path names it (a bind mount of a root has the root's device).
-    devices: Vec<u64>,
+    /// Every root a change may come from: its canonical path and identity. An object on
+    /// another device is in no pair whatever path names it (a bind mount of a root has the
+    /// root's device, and another mount id).
+    roots: Vec<(Vec<u8>, Identity)>,
 }
 
 impl Place {
     pub fn new(cfg: &Config) -> Place {
         let classifier = Classifier::new(cfg);
-        let mut devices: Vec<u64> = Vec::new();
+        let mut roots = Vec::new();
         for pair in &cfg.pairs {
             for (_, copy) in pair.copies.iter().enumerate().filter(|&(i, _)| pair.mode.mirrors_from(i)) {
-                let dev = std::ffi::CString::new(copy.canonical.as_os_str().as_encoded_bytes())
-                    .ok()
-                    .and_then(|c| sys::fstatat(libc::AT_FDCWD, &c, 0).ok());
-                if let Some(s) = dev {
-                    if !devices.contains(&s.st_dev) {
-                        devices.push(s.st_dev);
-                    }
+                let path = copy.canonical.as_os_str().as_encoded_bytes();
+                let id = std::ffi::CString::new(path).ok().and_then(|c| sys::identity_at(libc::AT_FDCWD, &c, 0).ok());
+                if let Some(id) = id {
+                    roots.push((path.to_vec(), id));
                 }
             }
         }
-        Place { scanner: Scanner::new(QuickTest::new(&classifier)), classifier, devices }
+        Place { scanner: Scanner::new(QuickTest::new(&classifier)), classifier, roots }
     }
 
     /// True when an object on device `dev` may lie in a pair.
     #[inline]
     pub fn may_hold(&self, dev: u64) -> bool {
-        self.devices.contains(&dev)
+        self.roots.iter().any(|(_, id)| id.dev == dev)
+    }
+
+    /// True when an object with identity `id` is reached through another mount of a root's
+    /// file system than the roots themselves (a bind mount): its kernel path names that mount.
+    fn through_other_mount(&self, id: &Identity) -> bool {
+        self.may_hold(id.dev) && id.mnt.is_some_and(|m| !self.roots.iter().any(|(_, r)| r.mnt == Some(m)))
+    }
+
+    /// The kernel's path of directory `dir` (its path `kernel`), placed where it lies below a
+    /// root when it was reached through a bind mount: the nearest ancestor that is a root (by
+    /// device and inode, walking `..` at most 64 levels) gives the path, the components below
+    /// it are the kernel path's last ones. Written to `out`; its length.
+    fn by_ancestry(&self, dir: RawFd, kernel: &[u8], out: &mut [u8; PATH_MAX]) -> Option<usize> {
+        let mut cur = sys::dup_at_least(dir, 0).ok()?;
+        let mut found = None;
+        for level in 0..64 {
+            let Ok(id) = sys::identity_at(cur, c"", libc::AT_EMPTY_PATH) else { break };
+            if let Some((root, _)) = self.roots.iter().find(|(_, r)| r.dev == id.dev && r.ino == id.ino) {
+                found = Some((root, level));
+                break;
+            }
+            let up = sys::openat(cur, c"..", libc::O_PATH | libc::O_DIRECTORY, 0);
+            sys::close(cur);
+            let Ok(up) = up else { return None };
+            cur = up;
+            if sys::identity_at(cur, c"", libc::AT_EMPTY_PATH).is_ok_and(|u| u == id) {
+                break; // the top of the tree
+            }
+        }
+        sys::close(cur);
+        let (root, level) = found?;
+        let comps: Vec<&[u8]> = kernel.split(|&b| b == b'/').filter(|c| !c.is_empty()).collect();
+        let below = comps.get(comps.len().checked_sub(level)?..)?;
+        let mut len = 0;
+        for part in std::iter::once(&root[..]).chain(below.iter().flat_map(|c| [&b"/"[..], c])) {
+            out.get_mut(len..len + part.len())?.copy_from_slice(part);
+            len += part.len();
+        }
+        Some(len)
+    }
+
+    /// The kernel's path of open descriptor `fd`, placed below its root when it was reached
+    /// through a bind mount of one (see [`Place::by_ancestry`]).
+    fn real_path(&self, fd: RawFd, buf: &mut [u8; PATH_MAX]) -> Option<usize> {
+        let n = sys::fd_path(fd, buf).ok()?;
+        let Ok(id) = sys::identity_at(fd, c"", libc::AT_EMPTY_PATH) else { return Some(n) };
+        if !self.through_other_mount(&id) {
+            return Some(n);
+        }
+        let kernel = buf[..n].to_vec();
+        let (dir_path, name) = split_parent(&kernel);
+        let is_dir = sys::fstat(fd).is_ok_and(|s| s.st_mode & libc::S_IFMT == libc::S_IFDIR);
+        let placed = if is_dir {
+            self.by_ancestry(fd, &kernel, buf)
+        } else {
+            let c = std::ffi::CString::new(if dir_path.is_empty() { &b"/"[..] } else { dir_path }).ok()?;
+            let dir = sys::openat(libc::AT_FDCWD, &c, libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+            let r = self.by_ancestry(dir, dir_path, buf);
+            sys::close(dir);
+            r.and_then(|len| {
+                buf.get_mut(len..len + 1 + name.len())?.copy_from_slice(&[b"/", name].concat());
+                Some(len + 1 + name.len())
+            })
+        };
+        match placed {
+            Some(len) => Some(len),
+            None => {
+                buf[..n].copy_from_slice(&kernel);
+                Some(n)
+            }
+        }
     }
 
     /// Where a change at `path` (relative to `dirfd`) happens, by what it touches rather than
@@ -124,14 +193,14 @@ impl Place {
         let _errno = sys::ErrnoGuard::save();
         let (parent, name) = parent_and_name(path);
         let parent = std::ffi::CString::new(parent).ok()?;
-        if !sys::fstatat(dirfd, &parent, 0).is_ok_and(|s| self.may_hold(s.st_dev)) {
+        if !sys::identity_at(dirfd, &parent, 0).is_ok_and(|id| self.may_hold(id.dev)) {
             return None;
         }
         let dir = sys::openat(dirfd, &parent, libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
         let mut buf = [0u8; PATH_MAX];
-        let n = sys::fd_path(dir, &mut buf);
+        let n = self.real_path(dir, &mut buf);
         sys::close(dir);
-        let n = n.ok().filter(|&n| buf[..n].first() == Some(&b'/'))?;
+        let n = n.filter(|&n| buf[..n].first() == Some(&b'/'))?;
         let abs = out.insert(AbsPath::new());
         abs.set_resolved(&buf[..n], name).ok()?;
         Some(abs)
@@ -185,7 +254,7 @@ impl Place {
     /// Where the kernel says an open descriptor's object is: its pair, copy and relative path,
     /// and its absolute path, both in `buf`. `None` outside every pair.
     pub fn of_fd<'b>(&self, fd: RawFd, buf: &'b mut [u8; PATH_MAX]) -> Option<(Hit<'b>, &'b [u8])> {
-        let n = sys::fd_path(fd, buf).ok()?;
+        let n = self.real_path(fd, buf)?;
         let abs = &buf[..n];
         Some((self.classifier.classify(abs)?, abs))
     }
