@@ -7,7 +7,7 @@ use std::os::fd::RawFd;
 
 use mfs_core::classify::{Classifier, Hit};
 use mfs_core::config::Config;
-use mfs_core::path::{has_dotdot, has_dotdot_from, normal_form, split_parent, AbsPath, PATH_MAX};
+use mfs_core::path::{has_dotdot_from, normal_form, split_parent, AbsPath, PATH_MAX};
 use mfs_core::quick::{Quick, QuickTest};
 use mfs_core::sys::{self, Errno, Identity};
 
@@ -170,7 +170,7 @@ impl Place {
         scratch: &'b mut Option<AbsPath>,
         resolved: &'b mut Option<AbsPath>,
     ) -> Class<'b> {
-        let dotdot = has_dotdot(path);
+        let dotdot = has_dotdot_from(path, 0);
         let lexical = self.classify_at(dirfd, path, scratch);
         if !dotdot && matches!(lexical, Class::In { .. } | Class::TooLong) {
             return lexical;

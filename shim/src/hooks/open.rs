@@ -7,7 +7,7 @@ use libc::{c_char, c_int, mode_t};
 use mfs_core::config::ReadFrom;
 use mfs_core::failure::Op;
 use mfs_core::journal::Kind;
-use mfs_core::path::{has_dotdot, PATH_MAX};
+use mfs_core::path::{has_dotdot_from, PATH_MAX};
 use mfs_core::sys::{self, Errno, ErrnoGuard};
 
 use super::{cbytes, hooks};
@@ -97,7 +97,7 @@ fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode:
     };
     match class {
         // The kernel resolves `..` after symlinks: what it opened decides.
-        Class::In { .. } if has_dotdot(bytes) => opened_elsewhere(st, fd, flags, mode, FdKind::Outside),
+        Class::In { .. } if has_dotdot_from(bytes, 0) => opened_elsewhere(st, fd, flags, mode, FdKind::Outside),
         Class::In { hit, .. } => {
             let mut errno = ErrnoGuard::save();
             let loc = Loc::from(hit);
@@ -349,7 +349,7 @@ unsafe fn mkstemp_like(tmpl: *mut c_char, flags: c_int, real: impl FnOnce() -> c
             let f =
                 libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | (flags & (libc::O_APPEND | libc::O_SYNC | libc::O_DSYNC));
             match st.place.classify_at(libc::AT_FDCWD, bytes, &mut scratch) {
-                Class::In { hit, .. } if !has_dotdot(bytes) => {
+                Class::In { hit, .. } if !has_dotdot_from(bytes, 0) => {
                     let _ = opened(st, fd, Loc::from(hit), f, 0o600);
                 }
                 other => opened_elsewhere(st, fd, f, 0o600, other.fd_kind()),
