@@ -82,7 +82,7 @@ macro_rules! stressors {
 }
 
 stressors! {
-    iomix: "iomix", "--iomix-bytes", "8M";
+    iomix: "iomix", "--iomix-bytes", "8M", "--iomix-ops", "50000", "--timeout", "30s";
     fpunch: "fpunch";
     open: "open";
     aio: "aio";
