@@ -79,11 +79,7 @@ int main(int argc, char **argv)
     }
     OK(posix_writes(fd, 0));
     OK(linux_writes(fd, 0));
-    for (int k = 0; k < 3; k++) {
-        int status = 0;
-        CHECK(waitpid(kids[k], &status, 0) == kids[k]);
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
+    mt_reap(kids, 3);
     OK(close(fd));
     SAME("f");
     CHECK(mt_journal_has(mt_state(argc, argv), " f\n"));

@@ -207,6 +207,17 @@ __attribute__((unused)) static int mt_journal_has(const char *state, const char 
     return found;
 }
 
+/* Waits for n child processes, each of which must exit 0. */
+#include <sys/wait.h>
+__attribute__((unused)) static void mt_reap(const pid_t *kids, int n)
+{
+    for (int k = 0; k < n; k++) {
+        int status = 0;
+        CHECK(waitpid(kids[k], &status, 0) == kids[k]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+}
+
 /* Fills buf with a reproducible pattern that differs for each seed. */
 __attribute__((unused)) static void mt_fill(void *buf, size_t n, unsigned seed)
 {

@@ -50,11 +50,7 @@ int main(int argc, char **argv)
         }
     }
     *done = 1;
-    for (int k = 0; k < 3; k++) {
-        int status = 0;
-        CHECK(waitpid(kids[k], &status, 0) == kids[k]);
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    }
+    mt_reap(kids, 3);
     OK(close(fd));
     SAME("f");
     return mt_done();
