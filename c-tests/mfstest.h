@@ -207,6 +207,18 @@ __attribute__((unused)) static int mt_journal_has(const char *state, const char 
     return found;
 }
 
+/* A flag shared with forked children (a page of shared anonymous memory), initially 0. */
+#include <sys/mman.h>
+__attribute__((unused)) static volatile int *mt_shared_flag(void)
+{
+    volatile int *flag = mmap(NULL, sizeof *flag, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (flag == MAP_FAILED) {
+        perror("mmap");
+        exit(2);
+    }
+    return flag;
+}
+
 /* Waits for n child processes, each of which must exit 0. */
 #include <sys/wait.h>
 __attribute__((unused)) static void mt_reap(const pid_t *kids, int n)

@@ -20,8 +20,7 @@ int main(int argc, char **argv)
     int sink = open("/dev/null", O_WRONLY);
     OK(sink);
     /* The siblings keep moving the offset until the writer is done. */
-    volatile int *done = mmap(NULL, sizeof *done, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(done != MAP_FAILED);
+    volatile int *done = mt_shared_flag();
     pid_t kids[3];
     for (int k = 0; k < 3; k++) {
         kids[k] = fork();
