@@ -98,6 +98,9 @@ pub struct Pair {
     pub retries: u32,
     /// Journal entries kept before falling back to a full resync.
     pub journal_limit: u64,
+    /// The daemon probes a copy that failures took out of service and resynchronises it when
+    /// it answers again.
+    pub auto_online: bool,
 }
 
 /// One copy of a pair: its root as configured (normalised) and in canonical form.
@@ -203,6 +206,7 @@ struct RawPair {
     on_mirror_error: Option<OnMirrorError>,
     retries: Option<u32>,
     journal_limit: Option<u64>,
+    auto_online: Option<bool>,
 }
 
 impl RawPair {
@@ -216,6 +220,7 @@ impl RawPair {
             on_mirror_error: None,
             retries: None,
             journal_limit: None,
+            auto_online: None,
         }
     }
 }
@@ -409,6 +414,7 @@ fn build_pair(rp: RawPair) -> Result<Pair, ConfigError> {
         on_mirror_error: rp.on_mirror_error.unwrap_or(OnMirrorError::Degrade),
         retries,
         journal_limit,
+        auto_online: rp.auto_online.unwrap_or(true),
     })
 }
 
@@ -581,6 +587,7 @@ mod tests {
         assert_eq!(p.on_mirror_error, OnMirrorError::Degrade);
         assert_eq!(p.retries, 3);
         assert_eq!(p.journal_limit, 1_000_000);
+        assert!(p.auto_online);
         assert_eq!(cfg.daemon.socket, PathBuf::from("/tmp/mfs-1000/mfsd.sock"));
         assert_eq!(cfg.daemon.state_dir, PathBuf::from("/tmp/mfs-1000"));
     }
@@ -661,7 +668,7 @@ mod tests {
         let t = Tmp::new("toml");
         let (a, b, c) = (t.dir("a"), t.dir("b"), t.dir("c"));
         let text = format!(
-            "[daemon]\nsocket = \"/s/mfsd.sock\"\nstate_dir = \"/var/lib/mfs\"\n\n[[pair]]\nname = \"data\"\nprimary = \"{}\"\nmirror = [\"{}\", \"{}\"]\nmode = \"one-way\"\nread_from = \"mirror\"\non_mirror_error = \"fail\"\nretries = 5\njournal_limit = 10\n",
+            "[daemon]\nsocket = \"/s/mfsd.sock\"\nstate_dir = \"/var/lib/mfs\"\n\n[[pair]]\nname = \"data\"\nprimary = \"{}\"\nmirror = [\"{}\", \"{}\"]\nmode = \"one-way\"\nread_from = \"mirror\"\non_mirror_error = \"fail\"\nretries = 5\njournal_limit = 10\nauto_online = false\n",
             a.display(),
             b.display(),
             c.display()
@@ -675,7 +682,7 @@ mod tests {
         assert_eq!(p.mode, Mode::OneWay);
         assert_eq!(p.read_from, ReadFrom::Mirror);
         assert_eq!(p.on_mirror_error, OnMirrorError::Fail);
-        assert_eq!((p.retries, p.journal_limit), (5, 10));
+        assert_eq!((p.retries, p.journal_limit, p.auto_online), (5, 10, false));
         assert_eq!(cfg.daemon.state_dir, PathBuf::from("/var/lib/mfs"));
 
         for (bad, want) in [

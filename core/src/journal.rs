@@ -1,21 +1,27 @@
-//! The per-pair journal: an append-only text file of paths that a copy is missing changes for.
+//! The per-pair journal: an append-only text file of what a copy is missing.
 //!
-//! One record per line: `KIND COPY PID PATH`, where `KIND` is an upper-case letter for what a
-//! copy is behind on (`D`, `M`, `C`, `F`) or a lower-case one for what its file system cannot
-//! represent (see [`Kind`]), and `PATH` is relative to the pair's roots and
-//! percent-encoded (every byte outside `!`..`~`, and `%` itself, becomes `%XX`), so arbitrary
-//! bytes in file names, newlines included, survive. The root itself is written as `.`.
+//! One record per line: `KIND COPY PID PATH`, or `W COPY PID OFFSET LENGTH PATH` for bytes of a
+//! file written while a copy could not take them. `KIND` is an upper-case letter for what a copy
+//! is behind on (`D`, `W`, `M`, `C`, `F`) or a lower-case one for what its file system cannot
+//! represent (see [`Kind`]); `PATH` is relative to the pair's roots and percent-encoded (every
+//! byte outside `!`..`~`, and `%` itself, becomes `%XX`), so arbitrary bytes in file names,
+//! newlines included, survive. The root itself is written as `.`.
+//!
 //! Writers append whole lines with a single `write` on an `O_APPEND` descriptor ([`Appender`]),
-//! so records from concurrent processes never interleave. [`Journal`] adds the pair's
-//! `journal_limit`, counted across processes in the shared state file.
+//! so records from concurrent processes never interleave, and a record is in the file before
+//! the call that left a copy behind returns: a crash of any process loses none. [`Journal`]
+//! adds the pair's `journal_limit`, counted across processes in the shared state file, and
+//! follows the daemon taking the journal for replay (the journal epoch, see
+//! [`crate::shared::PairState::take_journal`]). [`fold`] merges records into the work a
+//! resynchronisation does, coarsening step by step where there is too much of it.
 
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use crate::failure::Lack;
-use crate::shared::SharedState;
+use crate::shared::PairState;
 use crate::sys::{self, Errno, SysResult};
 
 /// What a record says about its path.
@@ -23,6 +29,8 @@ use crate::sys::{self, Errno, SysResult};
 pub enum Kind {
     /// The copy may differ from the primary at this path (data, metadata or entries).
     Dirty,
+    /// Bytes of the file were written without reaching the copy (the record's range).
+    Written,
     /// The path is mapped writable: dirty until a matching [`Kind::Clean`].
     Mapped,
     /// A mapping of the path was synchronised and released.
@@ -38,6 +46,7 @@ impl Kind {
     fn letter(self) -> u8 {
         match self {
             Kind::Dirty => b'D',
+            Kind::Written => b'W',
             Kind::Mapped => b'M',
             Kind::Clean => b'C',
             Kind::Full => b'F',
@@ -54,6 +63,7 @@ impl Kind {
     fn from_letter(b: u8) -> Option<Kind> {
         Some(match b {
             b'D' => Kind::Dirty,
+            b'W' => Kind::Written,
             b'M' => Kind::Mapped,
             b'C' => Kind::Clean,
             b'F' => Kind::Full,
@@ -77,12 +87,29 @@ pub struct Record {
     pub copy: usize,
     /// Process that wrote the record.
     pub pid: u32,
+    /// For [`Kind::Written`]: offset and length of the bytes written.
+    pub range: Option<(u64, u64)>,
     /// Path relative to the pair's roots; empty for the root.
     pub path: Vec<u8>,
 }
 
-/// Longest encoded record: kind, copy, pid, a fully escaped `PATH_MAX` path, newline.
-pub const MAX_RECORD: usize = 3 * crate::path::PATH_MAX + 32;
+impl Record {
+    pub fn new(kind: Kind, copy: usize, pid: u32, path: &[u8]) -> Record {
+        Record { kind, copy, pid, range: None, path: path.to_vec() }
+    }
+
+    /// The record's line.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = vec![0u8; 3 * self.path.len() + 96];
+        let n = encode_into(self.kind, self.copy, self.pid, self.range, &self.path, &mut buf)
+            .expect("buffer sized for the record");
+        buf.truncate(n);
+        buf
+    }
+}
+
+/// Longest encoded record: kind, copy, pid, a range, a fully escaped `PATH_MAX` path, newline.
+pub const MAX_RECORD: usize = 3 * crate::path::PATH_MAX + 80;
 
 /// Journal file name for a pair inside the state directory.
 pub fn file_name(pair: &str) -> String {
@@ -94,8 +121,15 @@ fn is_plain(b: u8) -> bool {
 }
 
 /// Encodes one record into `out` without allocating; returns the length, or `None` when it
-/// does not fit.
-pub fn encode_into(kind: Kind, copy: usize, pid: u32, path: &[u8], out: &mut [u8]) -> Option<usize> {
+/// does not fit. `range` is given with [`Kind::Written`] only.
+pub fn encode_into(
+    kind: Kind,
+    copy: usize,
+    pid: u32,
+    range: Option<(u64, u64)>,
+    path: &[u8],
+    out: &mut [u8],
+) -> Option<usize> {
     let mut w = Writer { out, len: 0 };
     w.byte(kind.letter())?;
     w.byte(b' ')?;
@@ -103,6 +137,13 @@ pub fn encode_into(kind: Kind, copy: usize, pid: u32, path: &[u8], out: &mut [u8
     w.byte(b' ')?;
     w.number(u64::from(pid))?;
     w.byte(b' ')?;
+    if kind == Kind::Written {
+        let (off, len) = range.unwrap_or((0, 0));
+        w.number(off)?;
+        w.byte(b' ')?;
+        w.number(len)?;
+        w.byte(b' ')?;
+    }
     if path.is_empty() {
         w.byte(b'.')?;
     }
@@ -120,12 +161,9 @@ pub fn encode_into(kind: Kind, copy: usize, pid: u32, path: &[u8], out: &mut [u8
     Some(w.len)
 }
 
-/// Encodes one record into a new vector.
+/// Encodes one record (without a range) into a new vector.
 pub fn encode(kind: Kind, copy: usize, pid: u32, path: &[u8]) -> Vec<u8> {
-    let mut buf = vec![0u8; 3 * path.len() + 48];
-    let n = encode_into(kind, copy, pid, path, &mut buf).expect("buffer sized for the record");
-    buf.truncate(n);
-    buf
+    Record::new(kind, copy, pid, path).encode()
 }
 
 struct Writer<'a> {
@@ -157,6 +195,8 @@ pub struct Appender {
     dir: CString,
     path: CString,
     fd: AtomicI32,
+    /// The journal epoch the kept descriptor was opened in.
+    epoch: AtomicU32,
     floor: RawFd,
     /// Told of each descriptor the appender keeps (`true`) or gives back (`false`): the shim
     /// marks its own descriptors so the program never sees them.
@@ -169,7 +209,14 @@ impl Appender {
         let mut path = dir.to_bytes().to_vec();
         path.push(b'/');
         path.extend_from_slice(name.as_bytes());
-        Some(Appender { dir: dir.to_owned(), path: CString::new(path).ok()?, fd: AtomicI32::new(-1), floor, track })
+        Some(Appender {
+            dir: dir.to_owned(),
+            path: CString::new(path).ok()?,
+            fd: AtomicI32::new(-1),
+            epoch: AtomicU32::new(0),
+            floor,
+            track,
+        })
     }
 
     pub fn path(&self) -> &CStr {
@@ -204,9 +251,39 @@ impl Appender {
         sys::openat(libc::AT_FDCWD, &self.path, flags, 0o600)
     }
 
-    /// Appends one whole record. Without room above `floor` for a kept descriptor, the
-    /// record goes through a descriptor opened and closed for it.
-    pub fn append(&self, rec: &[u8]) -> SysResult<()> {
+    /// The journal was taken for replay since the kept descriptor was opened: point the kept
+    /// descriptor's number at a new journal file (in place, so a thread appending through it
+    /// right now never writes to a number that was closed and reused).
+    #[cold]
+    fn follow_epoch(&self, epoch: u32) {
+        let fd = self.fd.load(Ordering::Acquire);
+        if fd >= 0 {
+            if let Ok(new) = self.open_file() {
+                let _ = sys::dup3(new, fd, libc::O_CLOEXEC);
+                sys::close(new);
+            }
+        }
+        self.epoch.store(epoch, Ordering::Release);
+    }
+
+    /// Appends one whole record; with the pair's shared state, into the journal of the
+    /// current epoch. Without room above `floor` for a kept descriptor, the record goes
+    /// through a descriptor opened and closed for it.
+    pub fn append(&self, rec: &[u8], pair: Option<&PairState>) -> SysResult<()> {
+        if let Some(p) = pair {
+            let epoch = p.begin_append();
+            if epoch != self.epoch.load(Ordering::Acquire) {
+                self.follow_epoch(epoch);
+            }
+            let r = self.append_now(rec);
+            p.end_append();
+            r
+        } else {
+            self.append_now(rec)
+        }
+    }
+
+    fn append_now(&self, rec: &[u8]) -> SysResult<()> {
         let (fd, transient) = match self.open() {
             Ok(fd) => (fd, false),
             Err(_) => (self.open_file()?, true),
@@ -246,33 +323,41 @@ pub enum Recorded {
 /// The journal of one pair: its appender, the number of copies, and `journal_limit`.
 pub struct Journal {
     appender: Appender,
-    name_hash: u64,
     limit: u64,
     copies: usize,
 }
 
 impl Journal {
-    pub fn new(appender: Appender, pair_name: &str, limit: u64, copies: usize) -> Journal {
-        Journal { appender, name_hash: crate::shared::name_hash(pair_name), limit, copies }
+    pub fn new(appender: Appender, limit: u64, copies: usize) -> Journal {
+        Journal { appender, limit, copies }
     }
 
     pub fn appender(&self) -> &Appender {
         &self.appender
     }
 
-    /// Records that `copy` is behind at `path`. With the shared state at hand the entry is
-    /// counted against the pair's limit, across every process using the state directory; the
-    /// record that crosses it is replaced by a full-resync record for every copy.
-    pub fn record(&self, kind: Kind, copy: usize, pid: u32, path: &[u8], shared: Option<&SharedState>) -> Recorded {
-        if let Some(t) = shared {
-            let n = t.count_journal(self.name_hash);
+    /// Records that `copy` is behind at `path` (in `range` of it for [`Kind::Written`]). With
+    /// the pair's shared state at hand the entry is counted against the pair's limit, across
+    /// every process using the state directory; the record that crosses it is replaced by a
+    /// full-resync record for every copy.
+    pub fn record(
+        &self,
+        kind: Kind,
+        copy: usize,
+        pid: u32,
+        range: Option<(u64, u64)>,
+        path: &[u8],
+        pair: Option<&PairState>,
+    ) -> Recorded {
+        if let (Some(p), false) = (pair, matches!(kind, Kind::Lacks(_))) {
+            let n = p.count_journal();
             if n > self.limit {
                 if n != self.limit + 1 {
                     return Recorded::Covered;
                 }
                 let mut first = Recorded::Overflowed;
                 for c in 0..self.copies {
-                    if let Recorded::Failed(e) = self.record_full(c, pid) {
+                    if let Recorded::Failed(e) = self.record_full(c, pid, pair) {
                         first = Recorded::Failed(e);
                     }
                 }
@@ -280,22 +365,22 @@ impl Journal {
             }
         }
         let mut rec = [0u8; MAX_RECORD];
-        match encode_into(kind, copy, pid, path, &mut rec) {
-            Some(n) => match self.appender.append(&rec[..n]) {
+        match encode_into(kind, copy, pid, range, path, &mut rec) {
+            Some(n) => match self.appender.append(&rec[..n], pair) {
                 Ok(()) => Recorded::Written,
                 Err(e) => Recorded::Failed(e),
             },
-            None => self.record_full(copy, pid),
+            None => self.record_full(copy, pid, pair),
         }
     }
 
     /// Records that `copy` needs a full resynchronisation.
-    pub fn record_full(&self, copy: usize, pid: u32) -> Recorded {
+    pub fn record_full(&self, copy: usize, pid: u32, pair: Option<&PairState>) -> Recorded {
         let mut rec = [0u8; 64];
-        let Some(n) = encode_into(Kind::Full, copy, pid, b"", &mut rec) else {
+        let Some(n) = encode_into(Kind::Full, copy, pid, None, b"", &mut rec) else {
             return Recorded::Failed(Errno(libc::EINVAL));
         };
-        match self.appender.append(&rec[..n]) {
+        match self.appender.append(&rec[..n], pair) {
             Ok(()) => Recorded::Written,
             Err(e) => Recorded::Failed(e),
         }
@@ -333,9 +418,17 @@ fn decode_line(line: &[u8]) -> Result<Record, &'static str> {
         parts.next().filter(|k| k.len() == 1).and_then(|k| Kind::from_letter(k[0])).ok_or("unknown record kind")?;
     let copy = parse_num(parts.next().ok_or("missing copy")?).ok_or("bad copy number")? as usize;
     let pid = parse_num(parts.next().ok_or("missing pid")?).ok_or("bad pid")? as u32;
-    let raw = parts.next().ok_or("missing path")?;
+    let mut raw = parts.next().ok_or("missing path")?;
+    let mut range = None;
+    if kind == Kind::Written {
+        let mut rest = raw.splitn(3, |&b| b == b' ');
+        let off = parse_num(rest.next().ok_or("missing offset")?).ok_or("bad offset")?;
+        let len = parse_num(rest.next().ok_or("missing length")?).ok_or("bad length")?;
+        raw = rest.next().ok_or("missing path")?;
+        range = Some((off, len));
+    }
     let path = if raw == b"." { Vec::new() } else { unescape(raw)? };
-    Ok(Record { kind, copy, pid, path })
+    Ok(Record { kind, copy, pid, range, path })
 }
 
 fn parse_num(s: &[u8]) -> Option<u64> {
@@ -365,59 +458,161 @@ fn unescape(raw: &[u8]) -> Result<Vec<u8>, &'static str> {
     Ok(out)
 }
 
+/// What a resynchronisation does for one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// Compare the whole object (and, for a directory, everything under it) and repair it.
+    Whole,
+    /// Only these byte ranges of the file changed: `(offset, length)`, sorted, disjoint and
+    /// not adjacent.
+    Ranges(Vec<(u64, u64)>),
+}
+
 /// What a journal asks of one copy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pending {
     /// The whole tree must be compared.
     pub full: bool,
-    /// Paths to compare and repair, each once, in path order.
-    pub paths: Vec<Vec<u8>>,
+    /// Paths to repair, each once, in path order (a directory before what is under it).
+    pub work: BTreeMap<Vec<u8>, Work>,
 }
 
-/// Folds records into the work left for each copy: a path is pending when it was marked dirty,
-/// or mapped without a matching clean record.
-pub fn pending(records: &[Record]) -> BTreeMap<usize, Pending> {
-    let mut dirty: BTreeMap<usize, BTreeMap<Vec<u8>, i64>> = BTreeMap::new();
-    let mut full: BTreeMap<usize, bool> = BTreeMap::new();
+impl Pending {
+    /// The paths to repair, in order.
+    pub fn paths(&self) -> Vec<Vec<u8>> {
+        self.work.keys().cloned().collect()
+    }
+}
+
+/// Limits past which [`fold`] coarsens work, one level at a time: a file with more ranges is
+/// compared whole; a directory with more pending entries under it is compared whole.
+#[derive(Debug, Clone, Copy)]
+pub struct Coarsen {
+    pub ranges_per_file: usize,
+    pub entries_per_directory: usize,
+}
+
+impl Default for Coarsen {
+    fn default() -> Self {
+        Coarsen { ranges_per_file: 4096, entries_per_directory: 50_000 }
+    }
+}
+
+/// Folds records into the work left for each copy: ranges of one file coalesce, a file marked
+/// dirty is compared whole, a mapping counts until its clean record, and what is under a
+/// directory compared whole is dropped.
+pub fn fold(records: &[Record], limits: Coarsen) -> BTreeMap<usize, Pending> {
+    #[derive(Default)]
+    struct Acc {
+        whole: bool,
+        mapped: i64,
+        ranges: Vec<(u64, u64)>,
+    }
+    let mut by_copy: BTreeMap<usize, (bool, BTreeMap<Vec<u8>, Acc>)> = BTreeMap::new();
     for r in records {
-        let paths = dirty.entry(r.copy).or_default();
+        let (full, paths) = by_copy.entry(r.copy).or_default();
         match r.kind {
-            Kind::Full => {
-                full.insert(r.copy, true);
-            }
+            Kind::Full => *full = true,
             Kind::Lacks(_) => {}
-            Kind::Dirty => {
-                // A dirty mark never goes away by itself: pin it far above any mapping count.
-                *paths.entry(r.path.clone()).or_default() += 1 << 40;
+            Kind::Dirty => paths.entry(r.path.clone()).or_default().whole = true,
+            Kind::Written => {
+                let (off, len) = r.range.unwrap_or((0, 0));
+                paths.entry(r.path.clone()).or_default().ranges.push((off, len));
             }
-            Kind::Mapped => *paths.entry(r.path.clone()).or_default() += 1,
+            Kind::Mapped => paths.entry(r.path.clone()).or_default().mapped += 1,
             Kind::Clean => {
-                let c = paths.entry(r.path.clone()).or_default();
-                if *c > 0 && *c < (1 << 40) {
-                    *c -= 1;
-                } else if *c > (1 << 40) {
-                    // Still dirty; the clean only releases a mapping count.
-                    *c -= 1;
-                }
+                let a = paths.entry(r.path.clone()).or_default();
+                a.mapped = (a.mapped - 1).max(0);
+                // A released mapping was synchronised at its release, but what it wrote
+                // while the copy was away is not known: compared whole.
+                a.whole |= a.mapped == 0 && !a.ranges.is_empty();
             }
         }
     }
     let mut out = BTreeMap::new();
-    for (copy, paths) in dirty {
-        let p = Pending {
-            full: full.get(&copy).copied().unwrap_or(false),
-            paths: paths.into_iter().filter(|(_, c)| *c > 0).map(|(p, _)| p).collect(),
-        };
-        if p.full || !p.paths.is_empty() {
+    for (copy, (full, paths)) in by_copy {
+        let mut work = BTreeMap::new();
+        for (path, a) in paths {
+            let w = if a.whole || a.mapped > 0 {
+                Work::Whole
+            } else if a.ranges.is_empty() {
+                continue;
+            } else {
+                let ranges = coalesce(a.ranges);
+                if ranges.len() > limits.ranges_per_file {
+                    Work::Whole
+                } else {
+                    Work::Ranges(ranges)
+                }
+            };
+            work.insert(path, w);
+        }
+        coarsen_directories(&mut work, limits.entries_per_directory);
+        drop_covered(&mut work);
+        let p = Pending { full, work };
+        if p.full || !p.work.is_empty() {
             out.insert(copy, p);
         }
     }
     out
 }
 
+/// Sorts ranges and merges overlapping or adjacent ones.
+fn coalesce(mut ranges: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    ranges.retain(|r| r.1 > 0);
+    ranges.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (off, len) in ranges {
+        let end = off.saturating_add(len);
+        match out.last_mut() {
+            Some((o, l)) if off <= *o + *l => *l = (*l).max(end - *o),
+            _ => out.push((off, len)),
+        }
+    }
+    out
+}
+
+fn parent(path: &[u8]) -> &[u8] {
+    path.iter().rposition(|&b| b == b'/').map_or(&b""[..], |i| &path[..i])
+}
+
+/// A directory with more than `limit` pending entries directly under it is compared whole
+/// instead.
+fn coarsen_directories(work: &mut BTreeMap<Vec<u8>, Work>, limit: usize) {
+    let mut per_dir: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    for p in work.keys() {
+        if !p.is_empty() {
+            *per_dir.entry(parent(p).to_vec()).or_default() += 1;
+        }
+    }
+    for (dir, n) in per_dir {
+        if n > limit {
+            work.insert(dir, Work::Whole);
+        }
+    }
+}
+
+/// Drops entries under a directory (or path) that is compared whole anyway.
+fn drop_covered(work: &mut BTreeMap<Vec<u8>, Work>) {
+    let mut covering: Option<Vec<u8>> = None;
+    work.retain(|path, w| {
+        if let Some(c) = &covering {
+            let under = c.is_empty() || (path.starts_with(c) && path.get(c.len()) == Some(&b'/'));
+            if under {
+                return false;
+            }
+        }
+        if *w == Work::Whole {
+            covering = Some(path.clone());
+        }
+        true
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shared::SharedState;
 
     #[test]
     fn round_trip_with_arbitrary_bytes() {
@@ -441,10 +636,10 @@ mod tests {
     #[test]
     fn encode_into_reports_overflow() {
         let mut small = [0u8; 8];
-        assert_eq!(encode_into(Kind::Dirty, 1, 1, b"abcdefgh", &mut small), None);
+        assert_eq!(encode_into(Kind::Dirty, 1, 1, None, b"abcdefgh", &mut small), None);
         let mut big = [0u8; MAX_RECORD];
         let path = vec![0xffu8; crate::path::PATH_MAX];
-        assert!(encode_into(Kind::Dirty, 7, u32::MAX, &path, &mut big).is_some());
+        assert!(encode_into(Kind::Written, 7, u32::MAX, Some((u64::MAX, u64::MAX)), &path, &mut big).is_some());
     }
 
     #[test]
@@ -463,21 +658,22 @@ mod tests {
     #[test]
     fn pending_folds_records() {
         let recs = vec![
-            Record { kind: Kind::Dirty, copy: 1, pid: 1, path: b"b".to_vec() },
-            Record { kind: Kind::Dirty, copy: 1, pid: 1, path: b"a".to_vec() },
-            Record { kind: Kind::Dirty, copy: 1, pid: 2, path: b"a".to_vec() },
-            Record { kind: Kind::Mapped, copy: 1, pid: 1, path: b"m".to_vec() },
-            Record { kind: Kind::Clean, copy: 1, pid: 1, path: b"m".to_vec() },
-            Record { kind: Kind::Mapped, copy: 1, pid: 1, path: b"still".to_vec() },
-            Record { kind: Kind::Mapped, copy: 2, pid: 1, path: b"x".to_vec() },
-            Record { kind: Kind::Dirty, copy: 2, pid: 1, path: b"x".to_vec() },
-            Record { kind: Kind::Clean, copy: 2, pid: 1, path: b"x".to_vec() },
-            Record { kind: Kind::Full, copy: 3, pid: 1, path: Vec::new() },
-            Record { kind: Kind::Lacks(Lack::Xattr), copy: 4, pid: 1, path: b"n".to_vec() },
+            Record::new(Kind::Dirty, 1, 1, b"b"),
+            Record::new(Kind::Dirty, 1, 1, b"a"),
+            Record::new(Kind::Dirty, 1, 2, b"a"),
+            Record::new(Kind::Mapped, 1, 1, b"m"),
+            Record::new(Kind::Clean, 1, 1, b"m"),
+            Record::new(Kind::Mapped, 1, 1, b"still"),
+            Record::new(Kind::Mapped, 2, 1, b"x"),
+            Record::new(Kind::Dirty, 2, 1, b"x"),
+            Record::new(Kind::Clean, 2, 1, b"x"),
+            Record::new(Kind::Full, 3, 1, b""),
+            Record::new(Kind::Lacks(Lack::Xattr), 4, 1, b"n"),
         ];
-        let p = pending(&recs);
-        assert_eq!(p[&1], Pending { full: false, paths: vec![b"a".to_vec(), b"b".to_vec(), b"still".to_vec()] });
-        assert_eq!(p[&2].paths, vec![b"x".to_vec()]);
+        let p = fold(&recs, Coarsen::default());
+        assert_eq!(p[&1].paths(), vec![b"a".to_vec(), b"b".to_vec(), b"still".to_vec()]);
+        assert!(!p[&1].full);
+        assert_eq!(p[&2].paths(), vec![b"x".to_vec()]);
         assert!(p[&3].full);
         assert!(!p.contains_key(&4), "what a copy cannot represent is not work for a resync");
     }
@@ -489,6 +685,52 @@ mod tests {
         for k in kinds {
             assert_eq!(decode(&encode(k, 1, 2, b"p")).unwrap()[0].kind, k);
         }
+        let w = Record { kind: Kind::Written, copy: 1, pid: 9, range: Some((4096, 512)), path: b"a b".to_vec() };
+        assert_eq!(w.encode(), b"W 1 9 4096 512 a%20b\n");
+        assert_eq!(decode(&w.encode()).unwrap(), vec![w]);
+        assert!(decode(b"W 1 9 12 p\n").is_err(), "a write record without its length");
+    }
+
+    fn write(path: &[u8], off: u64, len: u64) -> Record {
+        Record { kind: Kind::Written, copy: 1, pid: 1, range: Some((off, len)), path: path.to_vec() }
+    }
+
+    /// Ranges of one file coalesce; a file marked dirty is compared whole; too many ranges
+    /// make a file whole, too many entries make their directory whole, and what a whole
+    /// directory covers is dropped.
+    #[test]
+    fn fold_merges_ranges_and_coarsens_step_by_step() {
+        let recs = vec![
+            write(b"f", 0, 10),
+            write(b"f", 10, 5),
+            write(b"f", 100, 10),
+            write(b"f", 105, 20),
+            write(b"f", 50, 0),
+            write(b"g", 0, 1),
+            Record::new(Kind::Dirty, 1, 1, b"g"),
+            write(b"many", 0, 1),
+            write(b"many", 10, 1),
+            write(b"many", 20, 1),
+            write(b"d/1", 0, 1),
+            write(b"d/2", 0, 1),
+            write(b"d/3", 0, 1),
+            write(b"d/4", 0, 1),
+            write(b"d/5", 0, 1),
+            write(b"e/sub/x", 0, 1),
+            Record::new(Kind::Dirty, 1, 1, b"e"),
+        ];
+        let p = &fold(&recs, Coarsen { ranges_per_file: 2, entries_per_directory: 4 })[&1];
+        assert_eq!(p.work[&b"f".to_vec()], Work::Ranges(vec![(0, 15), (100, 25)]));
+        assert_eq!(p.work[&b"g".to_vec()], Work::Whole);
+        assert_eq!(p.work[&b"many".to_vec()], Work::Whole, "three ranges past a limit of two");
+        assert_eq!(p.work[&b"d".to_vec()], Work::Whole, "five entries past a limit of four");
+        assert_eq!(p.work[&b"e".to_vec()], Work::Whole);
+        let paths = p.paths();
+        assert!(!paths.iter().any(|p| p.starts_with(b"d/") || p.starts_with(b"e/")), "{paths:?}");
+        assert!(!p.full);
+        // The root compared whole covers everything.
+        let root = fold(&[write(b"x", 0, 1), Record::new(Kind::Dirty, 1, 1, b"")], Coarsen::default());
+        assert_eq!(root[&1].paths(), vec![Vec::<u8>::new()]);
     }
 
     fn scratch(tag: &str) -> (std::path::PathBuf, CString) {
@@ -516,7 +758,7 @@ mod tests {
                     for i in 0..500u32 {
                         let path = format!("dir {t}/file\n{i}").into_bytes();
                         let rec = encode(Kind::Dirty, 1, t, &path);
-                        a.append(&rec).unwrap();
+                        a.append(&rec, None).unwrap();
                     }
                 });
             }
@@ -540,15 +782,17 @@ mod tests {
         let (dir, state) = scratch("limit");
         std::fs::create_dir_all(dir.join("state")).unwrap();
         let shared = SharedState::open(&state, 3).unwrap();
-        let journal = || Journal::new(Appender::new(&state, "p.journal", 3, no_track).unwrap(), "p", 3, 2);
+        let pair = shared.pair(shared.pair_index(crate::shared::name_hash("p")).unwrap());
+        let journal = || Journal::new(Appender::new(&state, "p.journal", 3, no_track).unwrap(), 3, 2);
         let (a, b) = (journal(), journal());
-        assert_eq!(a.record(Kind::Dirty, 1, 9, b"x", Some(&shared)), Recorded::Written);
-        assert_eq!(b.record(Kind::Dirty, 1, 9, b"y", Some(&shared)), Recorded::Written);
-        assert_eq!(a.record(Kind::Mapped, 1, 9, b"z", Some(&shared)), Recorded::Written);
-        assert_eq!(b.record(Kind::Dirty, 1, 9, b"w", Some(&shared)), Recorded::Overflowed);
-        assert_eq!(a.record(Kind::Dirty, 1, 9, b"v", Some(&shared)), Recorded::Covered);
+        assert_eq!(a.record(Kind::Dirty, 1, 9, None, b"x", Some(pair)), Recorded::Written);
+        assert_eq!(b.record(Kind::Dirty, 1, 9, None, b"y", Some(pair)), Recorded::Written);
+        assert_eq!(a.record(Kind::Lacks(Lack::Xattr), 1, 9, None, b"l", Some(pair)), Recorded::Written, "not counted");
+        assert_eq!(a.record(Kind::Mapped, 1, 9, None, b"z", Some(pair)), Recorded::Written);
+        assert_eq!(b.record(Kind::Dirty, 1, 9, None, b"w", Some(pair)), Recorded::Overflowed);
+        assert_eq!(a.record(Kind::Dirty, 1, 9, None, b"v", Some(pair)), Recorded::Covered);
         // Without the shared state nothing is counted.
-        assert_eq!(a.record(Kind::Dirty, 1, 9, b"u", None), Recorded::Written);
+        assert_eq!(a.record(Kind::Dirty, 1, 9, None, b"u", None), Recorded::Written);
         let recs = decode(&std::fs::read(dir.join("state/p.journal")).unwrap()).unwrap();
         let kinds: Vec<_> = recs.iter().map(|r| (r.kind, r.copy, r.path.clone())).collect();
         assert_eq!(
@@ -556,22 +800,43 @@ mod tests {
             vec![
                 (Kind::Dirty, 1, b"x".to_vec()),
                 (Kind::Dirty, 1, b"y".to_vec()),
+                (Kind::Lacks(Lack::Xattr), 1, b"l".to_vec()),
                 (Kind::Mapped, 1, b"z".to_vec()),
                 (Kind::Full, 0, Vec::new()),
                 (Kind::Full, 1, Vec::new()),
                 (Kind::Dirty, 1, b"u".to_vec()),
             ]
         );
-        let p = pending(&recs);
+        let p = fold(&recs, Coarsen::default());
         assert!(p[&0].full && p[&1].full);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The daemon takes the journal (renames it and bumps the epoch): an appender that kept a
+    /// descriptor of the old file appends to a new journal file from its next record on.
+    #[test]
+    fn appends_follow_the_journal_being_taken() {
+        let (dir, state) = scratch("epoch");
+        std::fs::create_dir_all(dir.join("state")).unwrap();
+        let shared = SharedState::open(&state, 3).unwrap();
+        let pair = shared.pair(shared.pair_index(crate::shared::name_hash("p")).unwrap());
+        let a = Appender::new(&state, "p.journal", 3, no_track).unwrap();
+        a.append(b"D 1 1 before\n", Some(pair)).unwrap();
+        let kept = a.fd();
+        std::fs::rename(dir.join("state/p.journal"), dir.join("state/p.replay")).unwrap();
+        assert!(pair.take_journal(std::time::Duration::from_secs(1)));
+        a.append(b"D 1 1 after\n", Some(pair)).unwrap();
+        assert_eq!(a.fd(), kept, "the same descriptor number");
+        assert_eq!(std::fs::read(dir.join("state/p.replay")).unwrap(), b"D 1 1 before\n");
+        assert_eq!(std::fs::read(dir.join("state/p.journal")).unwrap(), b"D 1 1 after\n");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn an_unwritable_journal_reports_the_error() {
         let a = Appender::new(c"/proc/mfs-no-such-dir", "p.journal", 3, no_track).unwrap();
-        assert!(matches!(a.append(b"D 1 1 x\n"), Err(Errno(_))));
-        let j = Journal::new(a, "p", 10, 2);
-        assert!(matches!(j.record(Kind::Dirty, 1, 1, b"x", None), Recorded::Failed(_)));
+        assert!(matches!(a.append(b"D 1 1 x\n", None), Err(Errno(_))));
+        let j = Journal::new(a, 10, 2);
+        assert!(matches!(j.record(Kind::Dirty, 1, 1, None, b"x", None), Recorded::Failed(_)));
     }
 }

@@ -380,6 +380,11 @@ pub fn dup_at_least(fd: RawFd, base: RawFd) -> SysResult<RawFd> {
     syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, base).map(|f| f as RawFd)
 }
 
+/// Makes descriptor number `to` refer to what `fd` refers to, atomically.
+pub fn dup3(fd: RawFd, to: RawFd, flags: c_int) -> SysResult<RawFd> {
+    syscall!(libc::SYS_dup3, fd, to, flags).map(|f| f as RawFd)
+}
+
 /// Moves a freshly opened shim descriptor up to `base` or above, closing the original.
 /// Falls back to the original number when the high range is full.
 pub fn move_high(fd: RawFd, base: RawFd) -> RawFd {

@@ -13,7 +13,6 @@ use std::os::fd::RawFd;
 
 use mfs_core::classify::Hit;
 use mfs_core::failure::{Op, Verdict};
-use mfs_core::journal::Kind;
 use mfs_core::path::{split_parent, PATH_MAX};
 use mfs_core::sys::{self, Errno, SysResult};
 
@@ -199,6 +198,18 @@ pub fn fanout_path(
     loc: Loc<'_>,
     abs: &[u8],
     kind: Op,
+    op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>,
+) -> Result<(), Errno> {
+    fanout_path_range(st, loc, abs, kind, None, op)
+}
+
+/// [`fanout_path`] for a write of `range` of the file (journaled as such where it fails).
+pub fn fanout_path_range(
+    st: &State,
+    loc: Loc<'_>,
+    abs: &[u8],
+    kind: Op,
+    range: Option<(u64, u64)>,
     mut op: impl FnMut(usize, RawFd, &CStr) -> SysResult<()>,
 ) -> Result<(), Errno> {
     let mut canon = [0u8; PATH_MAX];
@@ -209,7 +220,7 @@ pub fn fanout_path(
     while let Some(other) = others.next() {
         let copy = other.copy;
         if !other.online {
-            st.journal(target.pair, copy, Kind::Dirty, JournalPath::Path(target.rel));
+            st.journal_write(target.pair, copy, range, JournalPath::Path(target.rel));
             continue;
         }
         match at_parent(st, target.pair, copy, target.rel, |dir, name| op(copy, dir, name)) {
@@ -227,7 +238,8 @@ pub fn fanout_path(
                 }
             }
             Err(e) => {
-                if let Some(fail) = st.mirror_failed(target.pair, copy, JournalPath::Path(target.rel), kind, e).fail {
+                let what = JournalPath::Path(target.rel);
+                if let Some(fail) = st.mirror_failed_at(target.pair, copy, what, range, kind, e).fail {
                     result = Err(fail);
                 }
             }
@@ -246,6 +258,20 @@ pub fn fanout_fd(
     fd: RawFd,
     e: &Entry,
     kind: Op,
+    on_twin: impl FnMut(RawFd) -> SysResult<()>,
+    by_path: Option<PathOp<'_>>,
+) -> Result<(), Errno> {
+    fanout_fd_range(st, fd, e, kind, None, on_twin, by_path)
+}
+
+/// [`fanout_fd`] for a write of `range` (offset, length) of the file: a copy that does not
+/// take it has only those bytes journaled, so its resync copies them and nothing else.
+pub fn fanout_fd_range(
+    st: &State,
+    fd: RawFd,
+    e: &Entry,
+    kind: Op,
+    range: Option<(u64, u64)>,
     mut on_twin: impl FnMut(RawFd) -> SysResult<()>,
     by_path: Option<PathOp<'_>>,
 ) -> Result<(), Errno> {
@@ -254,23 +280,21 @@ pub fn fanout_fd(
     for other in st.others(e.pair, e.origin) {
         let copy = other.copy;
         let t = e.twins[copy];
-        if t == fdtable::LOST_TWIN {
-            // Journaled when it was lost; the file is resynchronised as a whole.
-            continue;
-        }
         if !other.online {
-            st.journal(e.pair, copy, Kind::Dirty, JournalPath::Fd(fd));
+            st.journal_write(e.pair, copy, range, JournalPath::Fd(fd));
             if t >= 0 {
                 lose_twin(fd, copy, t);
             }
             continue;
         }
         if t < 0 {
+            // No twin (none could be kept, or it was lost to a failure or an outage of the
+            // copy, which is in service again): by path, or journaled.
             need_path = true;
             continue;
         }
         if let Err(err) = on_twin(t) {
-            let f = st.mirror_failed(e.pair, copy, JournalPath::Fd(fd), kind, err);
+            let f = st.mirror_failed_at(e.pair, copy, JournalPath::Fd(fd), range, kind, err);
             if let Some(fail) = f.fail {
                 result = Err(fail);
             }
@@ -281,7 +305,7 @@ pub fn fanout_fd(
         }
     }
     if need_path {
-        let r = fanout_fd_by_path(st, fd, e, kind, by_path);
+        let r = fanout_fd_by_path(st, fd, e, kind, range, by_path);
         if r.is_err() {
             result = r;
         }
@@ -293,20 +317,27 @@ pub fn fanout_fd(
 /// journal record. Out of line: its path buffer would otherwise be in every write's frame.
 #[cold]
 #[inline(never)]
-fn fanout_fd_by_path(st: &State, fd: RawFd, e: &Entry, kind: Op, by_path: Option<PathOp<'_>>) -> Result<(), Errno> {
+fn fanout_fd_by_path(
+    st: &State,
+    fd: RawFd,
+    e: &Entry,
+    kind: Op,
+    range: Option<(u64, u64)>,
+    by_path: Option<PathOp<'_>>,
+) -> Result<(), Errno> {
     let mut buf = [0u8; PATH_MAX];
     let Some((hit, abs)) = st.place.of_fd(fd, &mut buf) else { return Ok(()) };
     let loc = Loc { pair: e.pair, origin: e.origin, rel: hit.rel };
     match by_path {
-        Some(op) => fanout_path(st, loc, abs, kind, |copy, dir, name| {
-            if e.twins[copy] >= 0 || e.twins[copy] == fdtable::LOST_TWIN {
+        Some(op) => fanout_path_range(st, loc, abs, kind, range, |copy, dir, name| {
+            if e.twins[copy] >= 0 {
                 return Ok(()); // handled by the caller
             }
             op(copy, dir, name)
         }),
         None => {
-            for other in st.others(e.pair, e.origin).filter(|o| e.twins[o.copy] == fdtable::NO_TWIN) {
-                st.journal(e.pair, other.copy, Kind::Dirty, JournalPath::Path(loc.rel));
+            for other in st.others(e.pair, e.origin).filter(|o| e.twins[o.copy] < 0) {
+                st.journal_write(e.pair, other.copy, range, JournalPath::Path(loc.rel));
             }
             Ok(())
         }
@@ -318,6 +349,20 @@ pub fn lose_twin(fd: RawFd, copy: usize, twin: RawFd) {
     if owner::owns_memory() {
         fdtable::set_twin_of(fd, copy, fdtable::LOST_TWIN);
         close_own(twin);
+    }
+}
+
+/// Forgets mirrored fd `fd` (the program's descriptor is gone or going): closes its twins and
+/// gives back its intent slot.
+pub fn forget(fd: RawFd, e: &Entry) {
+    fdtable::set_kind(fd, FdKind::Empty);
+    for (_, t) in e.open_twins() {
+        close_own(t);
+    }
+    if e.intent != crate::intents::NONE {
+        if let Some(st) = crate::life::get() {
+            crate::intents::release(st, e.intent);
+        }
     }
 }
 
@@ -336,7 +381,7 @@ pub fn record(fd: RawFd, e: Entry) {
 mod tests {
     use super::*;
     use mfs_core::config::{Config, Env};
-    use mfs_core::journal;
+    use mfs_core::journal::{self, Kind};
 
     /// A state over a fresh primary and mirror (retries 2), without any hook involved.
     fn state(tag: &str) -> (std::path::PathBuf, State) {
@@ -379,7 +424,7 @@ mod tests {
             })
             .unwrap();
         }
-        assert!(!st.copies.online(0, 1));
+        assert!(!st.online(0, 1));
         fanout_path(&st, Loc { rel: b"e", ..loc }, abs, Op::Create, |_, _, _| {
             tried += 1;
             Ok(())

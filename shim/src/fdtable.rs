@@ -6,7 +6,7 @@
 //! without locking and a signal handler can never deadlock on the table.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 use mfs_core::config::MAX_COPIES;
 
@@ -99,11 +99,14 @@ pub struct Entry {
     /// With [`flag::LOCKSTEP`]: the file's offset generation when the twins' offsets were last
     /// known to equal the primary's (see [`crate::lockstep`]).
     pub level_at: u32,
+    /// The intent slot naming this file while it is open for writing (see
+    /// [`crate::intents`]), [`crate::intents::NONE`] without one.
+    pub intent: u16,
 }
 
 impl Entry {
     pub fn new(pair: usize, origin: usize, flags: u8, key: u64) -> Entry {
-        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES], level_at: 0 }
+        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES], level_at: 0, intent: crate::intents::NONE }
     }
 
     pub fn has(&self, f: u8) -> bool {
@@ -131,6 +134,7 @@ struct Slot {
     key: AtomicU64,
     twins: [AtomicI32; MAX_COPIES],
     level_at: AtomicU32,
+    intent: AtomicU16,
     /// Plain twin writes since the offsets were last compared (see [`count_plain_write`]).
     plain_writes: AtomicU32,
 }
@@ -227,6 +231,7 @@ fn read_consistent(s: &Slot) -> Option<Entry> {
             *t = a.load(Ordering::Relaxed);
         }
         e.level_at = s.level_at.load(Ordering::Relaxed);
+        e.intent = s.intent.load(Ordering::Relaxed);
         (kind, e)
     });
     (kind == FdKind::Mirrored as u8).then_some(e)
@@ -251,6 +256,7 @@ pub fn set(fd: RawFd, e: &Entry) {
             a.store(t, Ordering::Relaxed);
         }
         s.level_at.store(e.level_at, Ordering::Relaxed);
+        s.intent.store(e.intent, Ordering::Relaxed);
         s.plain_writes.store(0, Ordering::Relaxed);
         s.kind.store(FdKind::Mirrored as u8, Ordering::Release);
     });
@@ -353,6 +359,17 @@ pub fn set_twin_of(fd: RawFd, copy: usize, twin: RawFd) {
                 s.flags.fetch_and(!flag::LOCKSTEP, Ordering::Relaxed);
             }
         });
+    }
+}
+
+/// Forgets every intent slot the table names (in a fork child: they are the parent's).
+pub fn forget_intents() {
+    for fd in 0..HIGH.load(Ordering::Relaxed).min(capacity()) {
+        if let Some(s) = slot(fd as RawFd) {
+            if s.intent.load(Ordering::Relaxed) != crate::intents::NONE {
+                write_with(s, |s| s.intent.store(crate::intents::NONE, Ordering::Relaxed));
+            }
+        }
     }
 }
 

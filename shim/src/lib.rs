@@ -28,6 +28,7 @@ pub mod fanout;
 pub mod fdtable;
 pub mod glibc_file;
 pub mod hooks;
+pub mod intents;
 pub mod life;
 pub mod lockstep;
 pub mod log;
@@ -68,6 +69,9 @@ extern "C" fn on_unload() {
     let _errno = mfs_core::sys::ErrnoGuard::save();
     streams::at_exit();
     mappings::at_exit();
+    if let Some(st) = life::get() {
+        intents::at_exit(st);
+    }
 }
 
 #[cfg(not(test))]

@@ -146,6 +146,7 @@ extern "C" fn atfork_child() {
 pub fn after_fork_child() {
     owner::claim();
     mfs_core::locks::after_fork_child();
+    crate::intents::after_fork_child();
     if cwd::torn_by_fork() {
         if let Some(st) = active() {
             st.place.refresh_cwd();

@@ -87,7 +87,7 @@ pub fn usable(st: &State, e: &Entry, held: &FileLock<'_>) -> bool {
     e.flags & (flag::LOCKSTEP | flag::APPEND | flag::STDIO) == flag::LOCKSTEP
         && held.exclusive()
         && e.level_at == coherency::generation(e.key)
-        && st.copies.all_online()
+        && st.all_online()
 }
 
 /// Every copy other than the origin has an open twin and is online.

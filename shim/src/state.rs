@@ -11,7 +11,7 @@ use mfs_core::failure::{Lack, Op, Verdict};
 use mfs_core::journal::{Appender, Journal, Kind, Recorded};
 use mfs_core::locks::MAX_WAIT_SECS;
 use mfs_core::path::PATH_MAX;
-use mfs_core::shared::SharedState;
+use mfs_core::shared::{PairState, SharedState};
 use mfs_core::sys::{self, Errno};
 
 use crate::copies::{Copies, Failed, Other};
@@ -27,7 +27,7 @@ pub struct State {
     pub copies: Copies,
     /// One journal per pair.
     journals: Vec<Journal>,
-    shared: OnceShared<SharedState>,
+    shared: OnceShared<SharedView>,
     pub state_dir: CString,
     /// Shim descriptors live at or above this number.
     pub fd_base: RawFd,
@@ -40,6 +40,14 @@ pub enum JournalPath<'a> {
     Path(&'a [u8]),
     /// Ask the kernel for the path of this open descriptor.
     Fd(RawFd),
+}
+
+/// The shared state file as this process uses it: the mapping, and the entry of each
+/// configured pair in it.
+pub struct SharedView {
+    pub state: SharedState,
+    /// Entry index per pair (`None`: the file has no room for the pair's name).
+    pairs: Vec<Option<usize>>,
 }
 
 /// Marks a descriptor the shim keeps (or gives back) in the fd table.
@@ -77,7 +85,7 @@ impl State {
             if let Err(Errno(e)) = appender.open() {
                 crate::log!(Level::Error, "cannot open journal {:?}: errno {e}", appender.path());
             }
-            journals.push(Journal::new(appender, &pair.name, pair.journal_limit, pair.copies.len()));
+            journals.push(Journal::new(appender, pair.journal_limit, pair.copies.len()));
         }
         Ok(State {
             place: Place::new(&cfg),
@@ -97,36 +105,108 @@ impl State {
     /// The copies of `pair` other than `origin`, as a change may use them now.
     #[inline]
     pub fn others(&self, pair: usize, origin: usize) -> impl Iterator<Item = Other> + '_ {
-        self.copies.others(pair, origin)
+        self.copies.others(pair, origin, self.offline_mask(pair))
     }
 
-    /// The shared state file (coherency locks, journal counters), opened on first use; `None`
-    /// while the state directory is unusable (a later call tries again).
+    /// The copies of `pair` out of service (bit = copy): the pair's word in the shared state,
+    /// the one load a change makes to learn it.
     #[inline]
-    pub fn shared(&self) -> Option<&SharedState> {
+    pub fn offline_mask(&self, pair: usize) -> u32 {
+        match self.pair_state(pair) {
+            Some(p) => p.offline_mask(),
+            None => self.copies.local_offline(pair),
+        }
+    }
+
+    /// True when `copy` of `pair` is in service.
+    #[inline]
+    pub fn online(&self, pair: usize, copy: usize) -> bool {
+        self.offline_mask(pair) & (1 << copy) == 0
+    }
+
+    /// True while every copy of every pair is in service (one load).
+    #[inline]
+    pub fn all_online(&self) -> bool {
+        match self.view() {
+            Some(v) => v.state.offline_copies() == 0,
+            None => self.copies.none_offline_locally(),
+        }
+    }
+
+    #[inline]
+    fn view(&self) -> Option<&SharedView> {
         self.shared.get_or_open(MAX_WAIT_SECS, || self.open_shared())
     }
 
+    /// The shared state file (copy states, coherency locks, intents, journal counters),
+    /// opened on first use; `None` while the state directory is unusable (a later call tries
+    /// again).
+    #[inline]
+    pub fn shared(&self) -> Option<&SharedState> {
+        self.view().map(|v| &v.state)
+    }
+
+    /// The shared state file when some call already opened it.
+    pub fn shared_if_open(&self) -> Option<&SharedState> {
+        self.shared.get().map(|v| &v.state)
+    }
+
+    /// The entry of `pair` in the shared state file.
+    #[inline]
+    pub fn pair_index(&self, pair: usize) -> Option<usize> {
+        self.view().and_then(|v| v.pairs[pair])
+    }
+
+    /// The state of `pair` in the shared state file.
+    #[inline]
+    pub fn pair_state(&self, pair: usize) -> Option<&PairState> {
+        let v = self.view()?;
+        Some(v.state.pair(v.pairs[pair]?))
+    }
+
     #[cold]
-    fn open_shared(&self) -> Option<SharedState> {
+    fn open_shared(&self) -> Option<SharedView> {
         let _errno = sys::ErrnoGuard::save();
         sys::mkdir_all(&self.state_dir, 0o700);
-        let shared = SharedState::open(&self.state_dir, self.fd_base);
-        if shared.is_none() {
+        let Some(state) = SharedState::open(&self.state_dir, self.fd_base) else {
             crate::log!(
                 Level::Warn,
-                "no coherency lock table in {:?} yet; this write is not serialised",
+                "no shared state in {:?} yet; copy states are this process's own and this write is not serialised",
                 self.state_dir
             );
-        }
-        shared
+            return None;
+        };
+        let pairs = self
+            .cfg
+            .pairs
+            .iter()
+            .map(|p| {
+                let i = state.pair_index(mfs_core::shared::name_hash(&p.name));
+                if i.is_none() {
+                    crate::log!(Level::Warn, "pair {}: no room in the shared state; its copy states are local", p.name);
+                }
+                i
+            })
+            .collect();
+        Some(SharedView { state, pairs })
     }
 
     /// Journals `what` as behind on `copy` of `pair`.
     pub fn journal(&self, pair: usize, copy: usize, kind: Kind, what: JournalPath<'_>) {
+        self.journal_range(pair, copy, kind, None, what)
+    }
+
+    /// Journals bytes `range` (offset, length) of `what` as written without reaching `copy`
+    /// (or the whole of `what` as behind when `range` is `None`).
+    pub fn journal_write(&self, pair: usize, copy: usize, range: Option<(u64, u64)>, what: JournalPath<'_>) {
+        let kind = if range.is_some() { Kind::Written } else { Kind::Dirty };
+        self.journal_range(pair, copy, kind, range, what)
+    }
+
+    fn journal_range(&self, pair: usize, copy: usize, kind: Kind, range: Option<(u64, u64)>, what: JournalPath<'_>) {
         let mut buf = [0u8; PATH_MAX];
         match self.journal_path(what, &mut buf) {
-            Some(path) => self.record(pair, copy, kind, path),
+            Some(path) => self.record(pair, copy, kind, range, path),
             None => self.record_full(pair, copy),
         }
     }
@@ -138,7 +218,7 @@ impl State {
         let path = self.journal_path(what, &mut buf);
         for other in self.others(pair, origin) {
             match path {
-                Some(path) => self.record(pair, other.copy, kind, path),
+                Some(path) => self.record(pair, other.copy, kind, None, path),
                 None => self.record_full(pair, other.copy),
             }
         }
@@ -153,13 +233,13 @@ impl State {
         }
     }
 
-    fn record(&self, pair: usize, copy: usize, kind: Kind, path: &[u8]) {
-        let r = self.journals[pair].record(kind, copy, sys::getpid() as u32, path, self.shared());
+    fn record(&self, pair: usize, copy: usize, kind: Kind, range: Option<(u64, u64)>, path: &[u8]) {
+        let r = self.journals[pair].record(kind, copy, sys::getpid() as u32, range, path, self.pair_state(pair));
         self.report(pair, r);
     }
 
     fn record_full(&self, pair: usize, copy: usize) {
-        let r = self.journals[pair].record_full(copy, sys::getpid() as u32);
+        let r = self.journals[pair].record_full(copy, sys::getpid() as u32, self.pair_state(pair));
         self.report(pair, r);
     }
 
@@ -180,7 +260,22 @@ impl State {
     /// journals `what` for it: as behind, or as not representable there. `fail` in the
     /// result is the error the program should see (fail mode only).
     pub fn mirror_failed(&self, pair: usize, copy: usize, what: JournalPath<'_>, op: Op, e: Errno) -> Failed {
-        let f = self.copies.failed(pair, copy, op, e);
+        self.mirror_failed_at(pair, copy, what, None, op, e)
+    }
+
+    /// [`State::mirror_failed`] for a write of bytes `range` (offset, length): only those are
+    /// journaled.
+    pub fn mirror_failed_at(
+        &self,
+        pair: usize,
+        copy: usize,
+        what: JournalPath<'_>,
+        range: Option<(u64, u64)>,
+        op: Op,
+        e: Errno,
+    ) -> Failed {
+        let shared = self.view().and_then(|v| Some((&v.state, v.pairs[pair]?)));
+        let f = self.copies.failed(pair, copy, op, e, shared);
         if f.verdict == Verdict::Unsupported {
             self.not_representable(pair, copy, op.lack(), what, e);
             return f;
@@ -196,7 +291,7 @@ impl State {
             );
         }
         crate::log!(Level::Debug, "pair {}: copy {} failed with errno {} ({:?})", p.name, copy, e.0, f.verdict);
-        self.journal(pair, copy, Kind::Dirty, what);
+        self.journal_write(pair, copy, range, what);
         f
     }
 

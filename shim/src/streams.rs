@@ -256,11 +256,9 @@ pub fn forget(fd: RawFd, e: Option<Entry>) {
     if fd < 0 || !owns_memory() || fdtable::kind_of(fd).is_shims() {
         return;
     }
-    fdtable::set_kind(fd, fdtable::FdKind::Empty);
-    if let Some(e) = e {
-        for (_, t) in e.open_twins() {
-            fanout::close_own(t);
-        }
+    match e {
+        Some(e) => fanout::forget(fd, &e),
+        None => fdtable::set_kind(fd, fdtable::FdKind::Empty),
     }
 }
 

@@ -29,7 +29,8 @@ fn write_twins(st: &State, fd: RawFd, e: &Entry, bufs: Bufs<'_>, n: usize, off: 
         sys::close(t);
         r
     };
-    fanout::fanout_fd(st, fd, e, Op::Write, |t| bufs.pwrite_prefix(t, n, off), Some(&mut by_path))
+    let range = Some((off as u64, n as u64));
+    fanout::fanout_fd_range(st, fd, e, Op::Write, range, |t| bufs.pwrite_prefix(t, n, off), Some(&mut by_path))
 }
 
 /// Journals a mirrored fd's file for every other copy.
@@ -167,7 +168,18 @@ pub fn mirror_range(st: &State, fd_out: RawFd, off: off_t, n: u64) -> Result<(),
             journal_fd(st, fd_out, &e);
             Ok(())
         },
-        || fanout::fanout_fd(st, fd_out, &e, Op::Write, |t| sys::copy_out(fd_out, t, off, n).map(drop), None),
+        || {
+            let range = Some((off as u64, n));
+            fanout::fanout_fd_range(
+                st,
+                fd_out,
+                &e,
+                Op::Write,
+                range,
+                |t| sys::copy_out(fd_out, t, off, n).map(drop),
+                None,
+            )
+        },
     )
 }
 

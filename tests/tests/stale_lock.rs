@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mfs_tests::{compare_trees, Mirroring, Scratch};
 
-/// Layout of `STATE/locks.v3` (core/src/shared.rs): a 4096-byte header, then 4096 slots of 64
+/// Layout of `STATE/shared.v4` (core/src/shared.rs): a 4096-byte header, then 4096 slots of 64
 /// bytes, each starting with the 32-bit lock word (the holder's thread id) and, at byte 8, the
 /// 64-bit key of the file being written.
 const HEADER: u64 = 4096;
@@ -24,7 +24,7 @@ fn a_lock_held_by_a_vanished_process_is_recovered() {
     let args: Vec<OsString> = vec!["-c".into(), script.into(), "sh".into(), s.primary().into()];
     let o = s.run("/bin/sh", &args, &Mirroring::Env).unwrap_or_else(|e| panic!("{e}"));
     assert!(o.success(), "{}", s.report(&o));
-    let table = s.state().join("locks.v3");
+    let table = s.state().join("shared.v4");
     assert!(table.exists(), "the lock table is created in the state directory");
 
     // A process id that no longer exists: a child that has been reaped.

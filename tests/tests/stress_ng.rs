@@ -21,9 +21,9 @@ fn stress_ng() -> Option<PathBuf> {
 /// core/src/shared.rs and core/src/locks.rs: a 4096-byte header, then 64-byte slots, each
 /// a 32-bit word with the holder's thread id in its low 30 bits and the file's key at 8).
 fn keys_of_dead_holders(state: &Path) -> Vec<u64> {
-    let Ok(table) = std::fs::read(state.join("locks.v3")) else { return Vec::new() };
+    let Ok(table) = std::fs::read(state.join("shared.v4")) else { return Vec::new() };
     table
-        .get(4096..)
+        .get(4096..4096 + 4096 * 64)
         .unwrap_or(&[])
         .chunks_exact(64)
         .filter_map(|slot| {

@@ -21,12 +21,8 @@ use crate::real;
 
 /// Forgets a mirrored fd and closes its twins (after the program's fd is gone).
 fn forget(fd: RawFd, e: &Entry) {
-    if !owns_memory() {
-        return;
-    }
-    fdtable::set_kind(fd, FdKind::Empty);
-    for (_, t) in e.open_twins() {
-        fanout::close_own(t);
+    if owns_memory() {
+        fanout::forget(fd, e);
     }
 }
 
@@ -71,6 +67,7 @@ fn inherit(oldfd: RawFd, newfd: RawFd) {
             }
         };
     }
+    crate::intents::share(copy.intent);
     fanout::record(newfd, copy);
 }
 

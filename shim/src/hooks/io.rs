@@ -84,7 +84,7 @@ fn seek_tracked(fd: c_int, real: impl FnOnce() -> off_t) -> off_t {
 /// online.
 fn read_twin(e: &Entry) -> Option<RawFd> {
     let st = life::get()?;
-    e.open_twins().find(|&(c, _)| st.copies.online(e.pair, c)).map(|(_, t)| t)
+    e.open_twins().find(|&(c, _)| st.online(e.pair, c)).map(|(_, t)| t)
 }
 
 /// For `read_from = "mirror"`: reads at the primary's offset from the first online twin and

@@ -15,6 +15,7 @@ use crate::coherency;
 use crate::edge::protect;
 use crate::fanout::{self, record, Loc};
 use crate::fdtable::{self, flag, Entry, FdKind, LOST_TWIN, NO_TWIN};
+use crate::intents;
 use crate::life;
 use crate::lockstep;
 use crate::owner::owns_memory;
@@ -235,6 +236,11 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
     }
     let keep = writable || read_mirror;
     let owner = owns_memory();
+    if owner && (writable || creates || truncates) {
+        // Named from before the twins change until the last descriptor closes: a crash in
+        // between leaves the path marked.
+        entry.intent = intents::claim(st, loc);
+    }
     let twins = TwinOpen { st, tflags, mode, keep: keep && owner };
     let result = match twins.open_all(loc, &mut entry) {
         Opened::Done(r) => r,
@@ -248,16 +254,22 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
                     entry.origin = hit.copy;
                     match twins.open_all(Loc::from(hit), &mut entry) {
                         Opened::Done(r) => r,
-                        Opened::Escaped => return outside(fd, &mut entry),
+                        Opened::Escaped => return outside(st, fd, &mut entry),
                     }
                 }
-                _ => return outside(fd, &mut entry),
+                _ => return outside(st, fd, &mut entry),
             }
         }
     };
     if result.is_err() {
         close_twins(&mut entry);
+        intents::release(st, entry.intent);
         return result;
+    }
+    if !writable && entry.intent != intents::NONE {
+        // Created or truncated, and done with: nothing more will be written through it.
+        intents::release(st, entry.intent);
+        entry.intent = intents::NONE;
     }
     if owner {
         let every_twin = st.others(loc.pair, entry.origin).all(|o| entry.twins[o.copy] >= 0);
@@ -271,8 +283,10 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
 }
 
 /// The opened file lies outside every pair after all.
-fn outside(fd: RawFd, entry: &mut Entry) -> Result<(), Errno> {
+fn outside(st: &State, fd: RawFd, entry: &mut Entry) -> Result<(), Errno> {
     close_twins(entry);
+    intents::release(st, entry.intent);
+    entry.intent = intents::NONE;
     fdtable::set_kind(fd, FdKind::Outside);
     Ok(())
 }
@@ -300,7 +314,11 @@ impl TwinOpen<'_> {
         for other in st.others(loc.pair, loc.origin) {
             let copy = other.copy;
             if !other.online {
-                st.journal(loc.pair, copy, Kind::Dirty, JournalPath::Path(loc.rel));
+                // Creating or truncating changed the file; a plain open did not, and what is
+                // written through it is journaled write by write.
+                if self.tflags & (libc::O_CREAT | libc::O_TRUNC) != 0 {
+                    st.journal(loc.pair, copy, Kind::Dirty, JournalPath::Path(loc.rel));
+                }
                 entry.twins[copy] = LOST_TWIN;
                 continue;
             }

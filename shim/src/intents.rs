@@ -1,0 +1,76 @@
+//! Intent records: a file open for writing in a pair is named in an intent slot of the shared
+//! state from before its twins are opened until its last descriptor in this process closes.
+//! A process killed between writing the primary and its twins leaves the slot behind with a
+//! pid that no longer exists, and the daemon journals the path for the copies that may have
+//! missed the change (GlusterFS's pre-op/post-op and DRBD's activity log do the same job).
+//!
+//! Claiming and releasing are stores into the shared mapping, no system call. Duplicated
+//! descriptors share their slot through a per-process count. A fork child does not own its
+//! parent's slots; a process that exits normally gives its slots back.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use mfs_core::journal::Kind;
+use mfs_core::shared::INTENTS;
+use mfs_core::sys;
+
+use crate::fanout::Loc;
+use crate::state::{JournalPath, State};
+
+/// No intent slot.
+pub const NONE: u16 = u16::MAX;
+
+/// Descriptors of this process naming each slot.
+static REFS: [AtomicU16; INTENTS] = [const { AtomicU16::new(0) }; INTENTS];
+
+/// Claims a slot for `loc` (about to be opened for writing); `NONE` when no slot can be had,
+/// in which case the path is journaled for the other copies instead, so a crash still leaves
+/// it marked.
+pub fn claim(st: &State, loc: Loc<'_>) -> u16 {
+    let (Some(shared), Some(pair)) = (st.shared(), st.pair_index(loc.pair)) else { return NONE };
+    let tag = pair | (loc.origin << 16);
+    let hint = sys::gettid() as usize * 31;
+    match shared.claim_intent(tag, sys::getpid() as u32, loc.rel, hint) {
+        Some(i) => {
+            REFS[i].store(1, Ordering::Relaxed);
+            i as u16
+        }
+        None => {
+            st.journal_others(loc.pair, loc.origin, Kind::Dirty, JournalPath::Path(loc.rel));
+            NONE
+        }
+    }
+}
+
+/// One more descriptor names slot `i` (a dup).
+pub fn share(i: u16) {
+    if let Some(r) = REFS.get(i as usize) {
+        r.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A descriptor naming slot `i` is gone: the last one releases it.
+pub fn release(st: &State, i: u16) {
+    let Some(r) = REFS.get(i as usize) else { return };
+    if r.fetch_sub(1, Ordering::Relaxed) <= 1 {
+        r.store(0, Ordering::Relaxed);
+        if let Some(shared) = st.shared() {
+            shared.release_intent(i as usize);
+        }
+    }
+}
+
+/// In a fork child: the slots are the parent's.
+pub fn after_fork_child() {
+    for r in &REFS {
+        r.store(0, Ordering::Relaxed);
+    }
+    crate::fdtable::forget_intents();
+}
+
+/// At a normal exit: every change reached the copies it could, so the slots go back.
+pub fn at_exit(st: &State) {
+    if let Some(shared) = st.shared_if_open() {
+        shared.release_intents_of(sys::getpid() as u32);
+    }
+}
