@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README demo: builds MFS, copies a real tree (/usr/share/doc, or the directory given as
 # the first argument) into a primary directory with `cp -a` running under the shim, then checks
-# that the mirror is identical. Uses the embedded defaults: no configuration file, no daemon.
+# that the mirror is identical. Uses the embedded defaults: no configuration file, and no daemon
+# started by hand (`mfsctl run` starts one for the session, which exits once idle).
 #
 #   examples/demo.sh [SOURCE_DIR] [DEMO_DIR]
 #

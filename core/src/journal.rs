@@ -412,6 +412,24 @@ pub fn decode(data: &[u8]) -> Result<Vec<Record>, DecodeError> {
     Ok(out)
 }
 
+/// Decodes a journal, skipping lines that cannot be read (a torn or damaged record); returns
+/// the records and the number of lines skipped.
+pub fn decode_lenient(data: &[u8]) -> (Vec<Record>, usize) {
+    let mut out = Vec::new();
+    let mut bad = 0;
+    let complete = match data.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &data[..=i],
+        None => return (out, 0),
+    };
+    for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        match decode_line(line) {
+            Ok(r) => out.push(r),
+            Err(_) => bad += 1,
+        }
+    }
+    (out, bad)
+}
+
 fn decode_line(line: &[u8]) -> Result<Record, &'static str> {
     let mut parts = line.splitn(4, |&b| b == b' ');
     let kind =
@@ -653,6 +671,8 @@ mod tests {
         assert!(decode(b"D 1 1\n").is_err());
         let e = decode(b"D 1 1 ok\nD 1 1 b\xff\n").unwrap_err();
         assert_eq!(e.line, 2);
+        let (recs, bad) = decode_lenient(b"D 1 1 ok\nD 1 1 b\xff\nD 2 1 also\nD 1 1 torn");
+        assert_eq!((recs.len(), bad), (2, 1));
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub struct LockSlot {
 }
 
 impl LockSlot {
+    /// The holder's thread id, 0 when free (for waiting until changes in flight are done).
+    pub fn holder(&self) -> u32 {
+        self.word.load(Ordering::Acquire) & TID_MASK
+    }
+
     /// A free slot.
     pub const fn new() -> LockSlot {
         LockSlot { word: AtomicU32::new(0), key: AtomicU64::new(0) }

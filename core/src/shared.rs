@@ -67,6 +67,8 @@ pub struct PairState {
     last_errno: [AtomicU32; MAX_COPIES],
     /// Unix time of the last error, seconds.
     last_error_at: [AtomicU64; MAX_COPIES],
+    /// Unix time the copy went out of service, nanoseconds.
+    offline_at: [AtomicU64; MAX_COPIES],
 }
 
 /// One intent slot: a path a process may be changing on some copies and not yet on others.
@@ -106,6 +108,9 @@ pub struct CopyState {
     /// Last error (errno) and when (Unix seconds), 0 when none.
     pub last_errno: u32,
     pub last_error_at: u64,
+    /// When it went out of service (Unix nanoseconds), 0 when in service: changes that no
+    /// process under the shim could have made happened on it after this.
+    pub offline_at: u64,
 }
 
 /// A claimed intent as read back.
@@ -253,10 +258,17 @@ impl SharedState {
         }
         let was = p.offline.fetch_or(bit, Ordering::AcqRel) & bit == 0;
         if was {
+            p.offline_at[copy].store(unix_now_ns(), Ordering::Release);
             self.header().offline_copies.fetch_add(1, Ordering::AcqRel);
         }
         self.header().generation.fetch_add(1, Ordering::AcqRel);
         was
+    }
+
+    /// Moves the time `copy` of pair `index` went out of service to now (once the changes in
+    /// flight at that moment are known to be done).
+    pub fn restamp_offline(&self, index: usize, copy: usize) {
+        self.pair(index).offline_at[copy].store(unix_now_ns(), Ordering::Release);
     }
 
     /// Puts `copy` of pair `index` back in service; true when it was out of service. Its
@@ -268,6 +280,7 @@ impl SharedState {
         p.failures[copy].store(0, Ordering::Release);
         let was = p.offline.fetch_and(!bit, Ordering::AcqRel) & bit != 0;
         if was {
+            p.offline_at[copy].store(0, Ordering::Release);
             self.header().offline_copies.fetch_sub(1, Ordering::AcqRel);
         }
         self.header().generation.fetch_add(1, Ordering::AcqRel);
@@ -388,6 +401,7 @@ impl PairState {
             self.failures[c].store(0, Ordering::Relaxed);
             self.last_errno[c].store(0, Ordering::Relaxed);
             self.last_error_at[c].store(0, Ordering::Relaxed);
+            self.offline_at[c].store(0, Ordering::Relaxed);
         }
     }
 
@@ -407,6 +421,7 @@ impl PairState {
             failures: self.failures[copy].load(Ordering::Relaxed),
             last_errno: self.last_errno[copy].load(Ordering::Relaxed),
             last_error_at: self.last_error_at[copy].load(Ordering::Relaxed),
+            offline_at: self.offline_at[copy].load(Ordering::Acquire),
         }
     }
 
@@ -465,6 +480,16 @@ impl PairState {
     }
 }
 
+/// Nanoseconds since the Unix epoch.
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 /// FNV-1a hash of a pair name, the key of its shared state.
 pub fn name_hash(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
@@ -508,6 +533,7 @@ mod tests {
         assert!(b.generation() > g);
         let s = b.pair(ia).copy(1);
         assert!(s.offline && s.admin && !s.resyncing);
+        assert!(s.offline_at > 0);
         assert_eq!(a.pair(ia).note_failure(1, libc::EIO, true, 7), 1);
         assert_eq!(b.pair(ia).copy(1).last_errno, libc::EIO as u32);
         assert!(b.mark_online(ia, 1));

@@ -3,7 +3,10 @@
 //! `mfsctl run` starts a program under the shim (`libmfs.so`) so that every change it makes
 //! under a primary directory is made on the mirrors too; `mfsctl verify` compares the copies.
 
+mod client;
+mod daemon;
 mod elf;
+mod proto;
 mod run;
 mod verify;
 
@@ -20,16 +23,17 @@ const EXIT_BAD_INPUT: u8 = 2;
 #[command(
     name = "mfsctl",
     version,
-    about = "Mirror file system in user space: run programs under the shim, verify the copies",
+    about = "Mirror file system in user space: run programs under the shim, control the copies, verify them",
     long_about = "MFS mirrors every change a program makes under a primary directory to one or more \
 mirror directories, synchronously, before each call returns. It works through an LD_PRELOAD \
 library (libmfs.so): no root, no kernel module, no recompiling.\n\n\
 Pairs come from --mirror PRIMARY:MIRROR (or the MFS_MIRROR variable) and from a TOML file named \
 by --config (or MFS_CONFIG).",
-    after_help = "Exit status: 0 on success, 1 when `verify` finds differences, 2 on bad input; \
-`run` exits with the command's own status (127 when it cannot be started).\n\n\
+    after_help = "Exit status: 0 on success, 1 when `verify` finds differences or the daemon refuses a \
+request, 2 on bad input, 3 when no daemon answers where one is needed; `run` exits with the \
+command's own status (127 when it cannot be started).\n\n\
 Example:\n  mfsctl run --mirror /srv/data:/mnt/backup/data -- cp -a ~/photos /srv/data/\n  \
-mfsctl verify /srv/data /mnt/backup/data"
+mfsctl verify /srv/data /mnt/backup/data\n  mfsctl offline data; mfsctl status; mfsctl online data"
 )]
 struct Cli {
     /// TOML configuration file (default: $MFS_CONFIG). See examples/mfs.toml for every key.
@@ -55,7 +59,9 @@ a program runs, but nothing it changes is mirrored.\n\n\
 libmfs.so is taken from $MFS_SHIM when set, else from the directory of the mfsctl executable. It \
 is appended to LD_PRELOAD; MFS_MIRROR and MFS_CONFIG are set for CMD from --mirror and --config \
 (relative paths are made absolute). Mirroring needs no daemon: the shim applies every change \
-itself, and records what a mirror missed in the journal under the configuration's state_dir.",
+itself, and records what a mirror missed in the journal under the configuration's state_dir. \
+When no control daemon answers on the session's socket, one is started in the background for \
+the session (it replays journals and brings mirrors back; it exits on its own once idle).",
         after_help = "Exit status: CMD's own status (a signal that kills CMD kills mfsctl's process the same \
 way, since CMD replaces it); 127 when CMD cannot be started; 2 on bad input.\n\n\
 Examples:\n  mfsctl run --mirror /srv/data:/mnt/backup/data -- make -C /srv/data/src\n  \
@@ -71,6 +77,101 @@ mfsctl run --config /etc/mfs.toml -- rsync -a ~/work/ /srv/data/work/"
         /// The command and its arguments (put them after `--`).
         #[arg(value_name = "CMD", required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         command: Vec<OsString>,
+    },
+
+    /// The control daemon, in the foreground: copy states, journal replay, resync.
+    #[command(
+        long_about = "The control daemon. It serves `status`, `offline`, `online` and `resync` on its Unix \
+socket (mode 0600; clients of another user are refused), replays journals into copies that \
+are behind, probes copies that failures took out of service and brings them back when they \
+answer (auto_online), and journals the files that a process killed in the middle of a change \
+may have left different.\n\n\
+The daemon is never on the write path: programs mirror by themselves and read the copy \
+states from the shared state file, so they neither wait for nor fail with the daemon. A \
+daemon killed and started again picks the state and the journals up where they were.\n\n\
+The socket is $MFS_SOCKET, else the configuration's [daemon] socket, else \
+$XDG_RUNTIME_DIR/mfs/mfsd.sock or /tmp/mfs-$UID/mfsd.sock. Its state directory holds \
+mfsd.pid, mfsd.log and the journals. `mfsctl run` starts one for its session when none \
+answers (detached, exiting when idle).",
+        after_help = "Exit status: 0 when stopped, 1 when it cannot start (another daemon runs, the socket \
+cannot be bound), 2 on bad input.\n\nExample:\n  mfsctl daemon --config /etc/mfs.toml"
+    )]
+    Daemon {
+        /// Run in the background; return once the daemon answers (its log: STATE_DIR/mfsd.log).
+        #[arg(long)]
+        detach: bool,
+        /// Exit after SECS seconds without requests, nothing to resync, and no registered
+        /// process alive.
+        #[arg(long, value_name = "SECS")]
+        idle_exit: Option<u64>,
+    },
+
+    /// Every pair and copy: state, journal, dirty paths, last error, resync progress.
+    #[command(
+        long_about = "Show every pair the daemon knows and each of its copies: online, offline (and whether an \
+administrator or failures took it down, since when) or resyncing; failures counted and the last \
+error with its time; journal entries and size; dirty paths the next resync repairs; whether a \
+full resync is needed; the running resync's progress and ETA; and conflicts found in two-way \
+pairs.",
+        after_help = "Exit status: 0, 1 when the daemon refuses, 3 when no daemon answers.\n\nExamples:\n  \
+mfsctl status\n  mfsctl status --json | jq '.pairs[0].copies[1].state'"
+    )]
+    Status {
+        /// Print JSON (the fields of docs/PROTOCOL.md) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+
+    /// Take a mirror out of service: changes are journaled for it instead.
+    #[command(
+        long_about = "Take a mirror of pair NAME out of service, for maintenance. Once the command returns, \
+no change reaches the copy: programs skip it, and journal every path they change. `mfsctl \
+online NAME` brings it back. The daemon does not probe a copy taken down by an administrator.",
+        after_help = "Exit status: 0, 1 when refused (unknown pair or copy, the copy is already offline), 3 \
+when no daemon answers.\n\nExample:\n  mfsctl offline data --copy /mnt/backup/data"
+    )]
+    Offline {
+        /// The pair's name (see `mfsctl status`).
+        name: String,
+        /// The mirror's root; may be left out when the pair has one mirror.
+        #[arg(long, value_name = "PATH")]
+        copy: Option<PathBuf>,
+    },
+
+    /// Replay a mirror's journal and put it back in service.
+    #[command(
+        long_about = "Bring a mirror of pair NAME back: replay its journal (only the paths and byte ranges that \
+changed are compared and copied, each under the file's coherency lock while programs keep \
+writing; a full resync when the journal overflowed), then put it in service. Progress goes to \
+stderr. Interrupted, it resumes with the next `online` or `resync`.",
+        after_help = "Exit status: 0 once the copy is online, 1 when refused or when the copy failed during \
+the resync (it stays offline), 3 when no daemon answers.\n\nExample:\n  mfsctl online data"
+    )]
+    Online {
+        /// The pair's name.
+        name: String,
+        /// The mirror's root; may be left out when the pair has one mirror.
+        #[arg(long, value_name = "PATH")]
+        copy: Option<PathBuf>,
+    },
+
+    /// Resynchronise a pair's copies now.
+    #[command(
+        long_about = "Replay pair NAME's journal into every copy that is behind and not taken down by an \
+administrator, now. With --full, compare whole trees instead: every entry, type, mode, owner, \
+symlink target and content; only what differs is written, and what the mirror has in excess \
+is removed. A copy that failures took offline and that is level again goes back in service. \
+Runs in parallel over directories, under each file's coherency lock; progress goes to stderr \
+(a bar on a terminal). Interrupted, it resumes.",
+        after_help = "Exit status: 0, 1 when refused or a copy failed during the resync, 3 when no daemon \
+answers.\n\nExamples:\n  mfsctl resync data\n  mfsctl resync data --full"
+    )]
+    Resync {
+        /// The pair's name.
+        name: String,
+        /// Compare whole trees, not only what the journal names.
+        #[arg(long)]
+        full: bool,
     },
 
     /// Compare a primary tree with its mirrors and list every difference.
@@ -103,6 +204,19 @@ fn main() -> ExitCode {
         Command::Run { mirrors, command } => run::run(cli.config.as_deref(), mirrors, command),
         Command::Verify { targets } => {
             verify::target(targets, cli.config.as_deref()).and_then(|target| verify::verify(&target))
+        }
+        Command::Daemon { detach, idle_exit } => {
+            daemon::run(daemon::Options { config: cli.config.clone(), detach: *detach, idle_exit: *idle_exit })
+        }
+        Command::Status { json } => client::status(cli.config.as_deref(), *json),
+        Command::Offline { name, copy } => {
+            client::command(cli.config.as_deref(), proto::Request::Offline { pair: name.clone(), copy: copy.clone() })
+        }
+        Command::Online { name, copy } => {
+            client::command(cli.config.as_deref(), proto::Request::Online { pair: name.clone(), copy: copy.clone() })
+        }
+        Command::Resync { name, full } => {
+            client::command(cli.config.as_deref(), proto::Request::Resync { pair: name.clone(), full: *full })
         }
     };
     match outcome {

@@ -63,12 +63,18 @@ pub fn run(config_file: Option<&Path>, mirrors: &[OsString], command: &[OsString
 
     let mut cmd = Command::new(program);
     cmd.args(args).env("LD_PRELOAD", preload);
-    if let Some(spec) = env.mirror.filter(|m| !m.is_empty()) {
+    if let Some(spec) = env.mirror.as_ref().filter(|m| !m.is_empty()) {
         cmd.env(config::ENV_MIRROR, spec);
     }
-    if let Some(file) = env.config.filter(|f| !f.is_empty()) {
+    if let Some(file) = env.config.as_ref().filter(|f| !f.is_empty()) {
         cmd.env(config::ENV_CONFIG, file);
     }
+    // Journals are replayed and offline copies brought back by the session's daemon; this
+    // process (the command, once exec'd) keeps it running.
+    crate::client::ensure_daemon(
+        env.mirror.as_deref().filter(|m| !m.is_empty()),
+        env.config.as_deref().filter(|c| !c.is_empty()),
+    );
     let error = cmd.exec();
     eprintln!("mfsctl: cannot run {}: {error}", Path::new(program).display());
     Ok(EXIT_CANNOT_RUN)

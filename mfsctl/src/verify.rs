@@ -208,15 +208,17 @@ struct CopyLacks<'a> {
 }
 
 impl Lacks {
-    /// Reads a journal; a missing or unreadable one records nothing.
+    /// Reads a journal (`NAME.journal`), the journal the daemon is replaying
+    /// (`NAME.replay`) and what it moved out of them (`NAME.lacks`); missing or unreadable
+    /// files record nothing.
     fn read(path: &Path) -> Lacks {
         let mut lacks = Lacks::default();
-        let Ok(data) = std::fs::read(path) else { return lacks };
-        // A malformed line ends the useful part (the shim writes whole lines).
-        let records = journal::decode(&data).unwrap_or_default();
-        for r in records {
-            if let journal::Kind::Lacks(l) = r.kind {
-                *lacks.by_copy.entry(r.copy).or_default().entry(r.path).or_default() |= l.bit();
+        for file in [path.with_extension("lacks"), path.with_extension("replay"), path.to_path_buf()] {
+            let Ok(data) = std::fs::read(&file) else { continue };
+            for r in journal::decode_lenient(&data).0 {
+                if let journal::Kind::Lacks(l) = r.kind {
+                    *lacks.by_copy.entry(r.copy).or_default().entry(r.path).or_default() |= l.bit();
+                }
             }
         }
         lacks

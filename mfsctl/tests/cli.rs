@@ -256,15 +256,19 @@ fn programs_that_cannot_be_interposed_are_named() {
 fn help_answers_the_questions() {
     let t = Tmp::new("help");
     let top = text(&t.out(&["--help"]).stdout);
-    for want in ["run", "verify", "Exit status", "Example"] {
+    for want in ["run", "verify", "daemon", "status", "offline", "online", "resync", "Exit status", "Example"] {
         assert!(top.contains(want), "mfsctl --help lacks {want:?}:\n{top}");
     }
-    for absent in ["daemon", "status", "mount", "resync"] {
+    for absent in ["mount", "unmount"] {
         assert!(!top.lines().any(|l| l.trim_start().starts_with(absent)), "lists {absent}:\n{top}");
     }
     let run = text(&t.out(&["run", "--help"]).stdout);
     for want in ["MFS_SHIM", "LD_PRELOAD", "needs no daemon", "127", "statically linked", "Examples"] {
         assert!(run.contains(want), "mfsctl run --help lacks {want:?}:\n{run}");
+    }
+    let online = text(&t.out(&["online", "--help"]).stdout);
+    for want in ["journal", "--copy", "resumes", "3 when no daemon answers"] {
+        assert!(online.contains(want), "mfsctl online --help lacks {want:?}:\n{online}");
     }
     let verify = text(&t.out(&["verify", "--help"]).stdout);
     for want in ["0 when the copies are identical", "1 when differences", "2 on bad", "content differs"] {

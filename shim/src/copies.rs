@@ -41,10 +41,6 @@ pub struct Copies {
     pairs: Vec<PairCopies>,
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// One of the other copies of a pair, as a change may use it now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Other {
@@ -143,7 +139,7 @@ impl Copies {
         let fail = (!p.degrade && verdict != Verdict::Unsupported).then_some(e);
         let fault = verdict == Verdict::CopyFault;
         let count = match shared {
-            Some((s, i)) => s.pair(i).note_failure(copy, e.0, fault, now()),
+            Some((s, i)) => s.pair(i).note_failure(copy, e.0, fault, mfs_core::shared::unix_now()),
             None if fault => c.failures.fetch_add(1, Ordering::Relaxed) + 1,
             None => c.failures.load(Ordering::Relaxed),
         };

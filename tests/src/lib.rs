@@ -7,6 +7,7 @@
 
 pub mod artifacts;
 pub mod compare;
+pub mod control;
 pub mod directives;
 pub mod netfs;
 pub mod scratch;

@@ -81,6 +81,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The program's pid (also its process group).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for the program, killing its whole process group once `timeout` has passed.
     pub fn wait(mut self, timeout: Duration) -> Result<Outcome, String> {
         let deadline = Instant::now() + timeout;
