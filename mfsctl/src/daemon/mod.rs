@@ -740,7 +740,7 @@ impl Daemon {
         let ps = self.shared.pair(p.index);
         let n = p.cfg.copies.len();
         // A copy out of service has a resync ahead of it: the daemon stays for it.
-        let mut busy = ps.offline_mask() != 0;
+        let busy = ps.offline_mask() != 0;
         // Copies out of service after failures, to be probed.
         for c in 1..n {
             let s = ps.copy(c);
