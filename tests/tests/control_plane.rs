@@ -329,3 +329,55 @@ fn run_starts_a_daemon_that_exits_when_idle() {
     }
     assert!(std::fs::read_to_string(s.state().join("mfsd.log")).unwrap().contains("idle"));
 }
+
+/// A resync interrupted (its client killed with SIGINT, as Ctrl-C does) stops, leaves the copy
+/// offline with its journal, and the next `online` finishes it without writing again what the
+/// first one wrote.
+#[test]
+fn an_interrupted_resync_resumes() {
+    let s = Scratch::new("cp-interrupt").unwrap();
+    let config = s.write_config(&[]).unwrap();
+    let _d = Daemon::start(&s, &config);
+    mfsctl_ok(&config, &["offline", "test"]);
+    let script = r#"
+import os, sys
+p = sys.argv[1]
+block = os.urandom(8192)
+for d in range(100):
+    os.makedirs(f"{p}/d{d}", exist_ok=True)
+    for f in range(200):
+        with open(f"{p}/d{d}/f{f}", "wb") as fh:
+            fh.write(block[: 4096 + (d * 200 + f) % 4096])
+"#;
+    let python = ["/usr/bin/python3", "/bin/python3"].into_iter().find(|p| Path::new(p).exists());
+    let Some(python) = python else { return eprintln!("skipped: python3 is not installed") };
+    let args = vec!["-c".into(), script.into(), s.primary().into()];
+    let mut cmd = s.command(python, &args, &mfs_tests::Mirroring::Off);
+    cmd.env("MFS_CONFIG", &config);
+    let o = s.run_command(cmd).unwrap();
+    assert!(o.success(), "{}", s.report(&o));
+    let mut online = std::process::Command::new(mfs_tests::mfsctl())
+        .args(["online", "test"])
+        .env("MFS_CONFIG", &config)
+        .env_remove("LD_PRELOAD")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first progress line: the resync is under way.
+    let mut err = std::io::BufReader::new(online.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("resync"), "{line}");
+    // SAFETY: interrupts the client this test started, by its pid.
+    unsafe { libc::kill(online.id() as i32, libc::SIGINT) };
+    let _ = online.wait();
+    wait_for("the interrupted resync to stop", Duration::from_secs(20), || state_of(&config) == "offline").unwrap();
+    let c = copy_status(&config, 1);
+    assert!(c["dirty_paths"].as_u64() > Some(0), "the rest is still journaled: {c}");
+    let out = mfsctl_ok(&config, &["online", "test"]);
+    let written: u64 = out.split(" paths, ").nth(1).and_then(|t| t.split(' ').next()?.parse().ok()).unwrap();
+    let total: u64 = (0..20_000u64).map(|i| 4096 + i % 4096).sum();
+    assert!(written < total, "the second run wrote {written} of {total} bytes: it started over");
+    identical(&s, &s.mirror());
+}

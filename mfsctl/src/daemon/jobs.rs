@@ -289,6 +289,7 @@ fn repair_copy(
         }
     };
     let mut repair = Repair::new(&d.shared, src, dst, cancel);
+    repair.quick = full;
     let state = d.shared.pair(p.index).copy(target);
     if p.cfg.mode == Mode::TwoWay && state.offline_at > 0 {
         // Taken down by failures, processes may still have been finishing a change on it
@@ -298,7 +299,7 @@ fn repair_copy(
     }
     repair.total.store(if full { 1 } else { paths.len() as u64 }, Ordering::Relaxed);
     let kind = if full { "full" } else { "journal" };
-    let finished = AtomicBool::new(false);
+    let (finished, finishing) = std::sync::mpsc::channel::<()>();
     let snapshot = |r: &Repair| {
         let done = r.done.load(Ordering::Relaxed);
         let total = r.total.load(Ordering::Relaxed).max(done);
@@ -315,11 +316,13 @@ fn repair_copy(
             eta_secs: eta,
         }
     };
+    let (repair_ref, snapshot_ref) = (&repair, &snapshot);
     let result = std::thread::scope(|s| {
-        s.spawn(|| {
-            while !finished.load(Ordering::Acquire) {
-                std::thread::sleep(Duration::from_millis(250));
-                let prog = snapshot(&repair);
+        s.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                finishing.recv_timeout(Duration::from_millis(250))
+            {
+                let prog = snapshot_ref(repair_ref);
                 *p.progress.lock().unwrap() = Some(prog.clone());
                 report(&prog);
             }
@@ -329,7 +332,7 @@ fn repair_copy(
         } else {
             paths.iter().try_for_each(|(path, w)| repair.path(path, w))
         };
-        finished.store(true, Ordering::Release);
+        drop(finished);
         r
     });
     let last = snapshot(&repair);

@@ -42,6 +42,10 @@ pub struct Repair<'a> {
     pub conflicts: Mutex<Vec<Conflict>>,
     /// The first failure of the target itself: the run stops there.
     pub fault: Mutex<Option<Errno>>,
+    /// A whole-tree walk: a regular file whose size, modification time, mode and owner are
+    /// the source's is taken as level without reading it (as `rsync -a` does). Paths a
+    /// journal names are always compared.
+    pub quick: bool,
 }
 
 /// Why a run stopped early.
@@ -101,6 +105,7 @@ impl<'a> Repair<'a> {
             conflicts_since: None,
             conflicts: Mutex::new(Vec::new()),
             fault: Mutex::new(None),
+            quick: false,
         }
     }
 
@@ -197,6 +202,9 @@ impl<'a> Repair<'a> {
             }
         }
         let d = d.filter(|d| kind(d) == kind(&s));
+        if self.quick && kind(&s) == libc::S_IFREG && d.as_ref().is_some_and(|d| looks_level(&s, d)) {
+            return Ok(());
+        }
         match kind(&s) {
             libc::S_IFREG => self.file(sdir, ddir, name, rel, &s, d.as_ref(), work),
             libc::S_IFDIR => {
@@ -468,6 +476,14 @@ impl<'a> Repair<'a> {
     }
 }
 
+/// Same size, modification time, mode and owner.
+fn looks_level(s: &libc::stat, d: &libc::stat) -> bool {
+    s.st_size == d.st_size
+        && (s.st_mtime, s.st_mtime_nsec) == (d.st_mtime, d.st_mtime_nsec)
+        && s.st_mode == d.st_mode
+        && (s.st_uid, s.st_gid) == (d.st_uid, d.st_gid)
+}
+
 /// Reads up to `buf.len()` bytes at `off`, short only at the end of the file.
 fn read_full(fd: RawFd, buf: &mut [u8], off: u64) -> SysResult<usize> {
     let mut got = 0;
@@ -571,6 +587,17 @@ mod tests {
         let again = Repair::new(&shared, sp, sm, &cancel);
         again.path(b"", &Work::Whole).unwrap();
         assert_eq!(again.bytes.load(Ordering::Relaxed), 0);
+        // A quick walk takes same size and time for level; a journal-named path is compared.
+        std::fs::write(m.join("same"), b"SAME").unwrap();
+        let when = std::fs::metadata(p.join("same")).unwrap().modified().unwrap();
+        std::fs::File::options().write(true).open(m.join("same")).unwrap().set_modified(when).unwrap();
+        let mut quick = Repair::new(&shared, sp, sm, &cancel);
+        quick.quick = true;
+        quick.path(b"", &Work::Whole).unwrap();
+        assert_eq!(std::fs::read(m.join("same")).unwrap(), b"SAME");
+        let named = Repair::new(&shared, sp, sm, &cancel);
+        named.path(b"same", &Work::Whole).unwrap();
+        assert_eq!(std::fs::read(m.join("same")).unwrap(), b"same");
         std::fs::remove_dir_all(t).unwrap();
     }
 
