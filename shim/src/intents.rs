@@ -8,7 +8,7 @@
 //! descriptors share their slot through a per-process count. A fork child does not own its
 //! parent's slots; a process that exits normally gives its slots back.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
 use mfs_core::journal::Kind;
 use mfs_core::shared::INTENTS;
@@ -23,14 +23,32 @@ pub const NONE: u16 = u16::MAX;
 /// Descriptors of this process naming each slot.
 static REFS: [AtomicU16; INTENTS] = [const { AtomicU16::new(0) }; INTENTS];
 
+/// This process's pid once known (0 before; forgotten in a fork child): no system call per
+/// claim.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+
+fn pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let p = sys::getpid() as u32;
+            PID.store(p, Ordering::Relaxed);
+            p
+        }
+        p => p,
+    }
+}
+
 /// Claims a slot for `loc` (about to be opened for writing); `NONE` when no slot can be had,
 /// in which case the path is journaled for the other copies instead, so a crash still leaves
 /// it marked.
 pub fn claim(st: &State, loc: Loc<'_>) -> u16 {
     let (Some(shared), Some(pair)) = (st.shared(), st.pair_index(loc.pair)) else { return NONE };
     let tag = pair | (loc.origin << 16);
-    let hint = sys::gettid() as usize * 31;
-    match shared.claim_intent(tag, sys::getpid() as u32, loc.rel, hint) {
+    // Each process starts at its own place and reuses the slots it released: few pages of
+    // the mapping are touched, and processes rarely meet on a slot.
+    let pid = pid();
+    match shared.claim_intent(tag, pid, loc.rel, pid as usize * 8) {
         Some(i) => {
             REFS[i].store(1, Ordering::Relaxed);
             i as u16
@@ -62,6 +80,7 @@ pub fn release(st: &State, i: u16) {
 
 /// In a fork child: the slots are the parent's.
 pub fn after_fork_child() {
+    PID.store(0, Ordering::Relaxed);
     for r in &REFS {
         r.store(0, Ordering::Relaxed);
     }
@@ -71,6 +90,6 @@ pub fn after_fork_child() {
 /// At a normal exit: every change reached the copies it could, so the slots go back.
 pub fn at_exit(st: &State) {
     if let Some(shared) = st.shared_if_open() {
-        shared.release_intents_of(sys::getpid() as u32);
+        shared.release_intents_of(pid());
     }
 }
