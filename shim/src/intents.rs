@@ -27,7 +27,6 @@ static REFS: [AtomicU16; INTENTS] = [const { AtomicU16::new(0) }; INTENTS];
 /// claim.
 static PID: AtomicU32 = AtomicU32::new(0);
 
-
 fn pid() -> u32 {
     match PID.load(Ordering::Relaxed) {
         0 => {

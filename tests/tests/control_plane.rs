@@ -318,6 +318,8 @@ fn run_starts_a_daemon_that_exits_when_idle() {
     let pid: i32 = std::fs::read_to_string(s.state().join("mfsd.pid")).unwrap().trim().parse().unwrap();
     let st = status(&config);
     assert_eq!(st["daemon_pid"], pid, "{st}");
+    // Even with its socket file removed (its directory cleaned up), it notices it is idle.
+    std::fs::remove_file(s.state().join("mfsd.sock")).unwrap();
     let gone = wait_for("the idle daemon to exit", Duration::from_secs(30), || {
         // SAFETY: signal 0 only checks whether the process exists.
         unsafe { libc::kill(pid, 0) != 0 }

@@ -332,17 +332,20 @@ fn serve(d: &Arc<Daemon>) {
                 d.tick();
                 std::thread::sleep(TICK);
             }
-            // Wake the accept loop.
-            let _ = UnixStream::connect(&d.socket);
         })
     };
-    for stream in listener.incoming() {
-        if d.stop.load(Ordering::Acquire) {
-            break;
+    // Accepting without blocking, so that a stop is seen within a tick even when the socket
+    // file is gone.
+    let _ = listener.set_nonblocking(true);
+    while !d.stop.load(Ordering::Acquire) {
+        let mut pfd = libc::pollfd { fd: listener.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one pollfd for the listening socket.
+        unsafe { libc::poll(&mut pfd, 1, TICK.as_millis() as libc::c_int) };
+        while let Ok((stream, _)) = listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            let d = Arc::clone(d);
+            std::thread::spawn(move || d.client(stream));
         }
-        let Ok(stream) = stream else { continue };
-        let d = Arc::clone(d);
-        std::thread::spawn(move || d.client(stream));
     }
     let _ = ticker.join();
     // Let running jobs finish their round (they leave their replay file otherwise).
