@@ -30,7 +30,7 @@ pub const PAIRS: usize = 255;
 /// Intent slots: paths being changed right now, across every process.
 pub const INTENTS: usize = 1024;
 /// Longest path an intent slot holds (longer ones are journaled instead).
-pub const INTENT_PATH: usize = 4096 - 16;
+pub const INTENT_PATH: usize = 4096 - 24;
 
 #[repr(C)]
 struct Header {
@@ -81,6 +81,9 @@ pub struct IntentSlot {
     /// Index of the pair's [`PairState`].
     pair: AtomicU32,
     len: AtomicU32,
+    /// Coherency key (device and inode, [`crate::locks::key_of`]) of the file: tells whether
+    /// the path still names it.
+    key: AtomicU64,
     path: [AtomicU64; INTENT_PATH / 8],
 }
 
@@ -120,6 +123,8 @@ pub struct Intent {
     pub seq: u32,
     pub pid: u32,
     pub pair: usize,
+    /// The file's coherency key, 0 when unknown.
+    pub key: u64,
     pub path: Vec<u8>,
 }
 
@@ -302,7 +307,7 @@ impl SharedState {
     /// Claims an intent slot for `path` of pair entry `pair` on behalf of process `pid`;
     /// `None` when the path is too long or every slot is taken (the caller journals instead).
     /// No system call: a store into shared memory.
-    pub fn claim_intent(&self, pair: usize, pid: u32, path: &[u8], hint: usize) -> Option<usize> {
+    pub fn claim_intent(&self, pair: usize, pid: u32, path: &[u8], key: u64, hint: usize) -> Option<usize> {
         if path.len() > INTENT_PATH {
             return None;
         }
@@ -318,6 +323,7 @@ impl SharedState {
             s.seq.fetch_add(1, Ordering::Relaxed);
             s.pair.store(pair as u32, Ordering::Relaxed);
             s.len.store(path.len() as u32, Ordering::Relaxed);
+            s.key.store(key, Ordering::Relaxed);
             for (w, chunk) in s.path.iter().zip(path.chunks(8)) {
                 let mut b = [0u8; 8];
                 b[..chunk.len()].copy_from_slice(chunk);
@@ -357,13 +363,14 @@ impl SharedState {
             let seq = s.seq.load(Ordering::Acquire);
             let pair = s.pair.load(Ordering::Relaxed) as usize;
             let len = (s.len.load(Ordering::Relaxed) as usize).min(INTENT_PATH);
+            let key = s.key.load(Ordering::Relaxed);
             let mut path = Vec::with_capacity(len);
             for w in s.path.iter().take(len.div_ceil(8)) {
                 path.extend_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
             }
             path.truncate(len);
             if s.seq.load(Ordering::Acquire) == seq && s.pid.load(Ordering::Acquire) == pid && pair < PAIRS {
-                out.push(Intent { slot, seq, pid, pair, path });
+                out.push(Intent { slot, seq, pid, pair, key, path });
             }
         }
         out
@@ -572,24 +579,24 @@ mod tests {
         let a = SharedState::open(&c, 100).unwrap();
         let b = SharedState::open(&c, 100).unwrap();
         let long = vec![b'x'; 300];
-        let i1 = a.claim_intent(3, 41, b"dir/file name", 7).unwrap();
-        let i2 = a.claim_intent(3, 42, &long, 7).unwrap();
+        let i1 = a.claim_intent(3, 41, b"dir/file name", 99, 7).unwrap();
+        let i2 = a.claim_intent(3, 42, &long, 0, 7).unwrap();
         assert_eq!(i1, 7);
         assert_ne!(i1, i2);
         let seen = b.intents();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].path, b"dir/file name");
-        assert_eq!((seen[0].pid, seen[0].pair), (41, 3));
+        assert_eq!((seen[0].pid, seen[0].pair, seen[0].key), (41, 3, 99));
         assert_eq!(seen[1].path, long);
         a.release_intent(i1);
         assert_eq!(b.intents().len(), 1);
-        assert!(a.claim_intent(0, 1, &vec![0; INTENT_PATH + 1], 0).is_none());
+        assert!(a.claim_intent(0, 1, &vec![0; INTENT_PATH + 1], 0, 0).is_none());
         let stale = b.intents().remove(0);
         assert!(b.clear_intent(&stale));
         assert!(!b.clear_intent(&stale), "once");
-        a.claim_intent(1, 50, b"a", 0).unwrap();
-        a.claim_intent(1, 50, b"b", 0).unwrap();
-        a.claim_intent(1, 51, b"c", 0).unwrap();
+        a.claim_intent(1, 50, b"a", 0, 0).unwrap();
+        a.claim_intent(1, 50, b"b", 0, 0).unwrap();
+        a.claim_intent(1, 51, b"c", 0, 0).unwrap();
         a.release_intents_of(50);
         let left: Vec<_> = b.intents().into_iter().map(|i| i.path).collect();
         assert_eq!(left, vec![b"c".to_vec()]);

@@ -15,6 +15,7 @@ use mfs_core::shared::INTENTS;
 use mfs_core::sys;
 
 use crate::fanout::Loc;
+use crate::place::Class;
 use crate::state::{JournalPath, State};
 
 /// No intent slot.
@@ -41,13 +42,13 @@ fn pid() -> u32 {
 /// Claims a slot for `loc` (about to be opened for writing); `NONE` when no slot can be had,
 /// in which case the path is journaled for the other copies instead, so a crash still leaves
 /// it marked.
-pub fn claim(st: &State, loc: Loc<'_>) -> u16 {
+pub fn claim(st: &State, loc: Loc<'_>, key: u64) -> u16 {
     let (Some(shared), Some(pair)) = (st.shared(), st.pair_index(loc.pair)) else { return NONE };
     let tag = pair | (loc.origin << 16);
     // Each process starts at its own place and reuses the slots it released: few pages of
     // the mapping are touched, and processes rarely meet on a slot.
     let pid = pid();
-    match shared.claim_intent(tag, pid, loc.rel, pid as usize * 8) {
+    match shared.claim_intent(tag, pid, loc.rel, key, pid as usize * 8) {
         Some(i) => {
             REFS[i].store(1, Ordering::Relaxed);
             i as u16
@@ -57,6 +58,31 @@ pub fn claim(st: &State, loc: Loc<'_>) -> u16 {
             NONE
         }
     }
+}
+
+/// An intent held for the length of one namespace change (rename, unlink, mkdir, ...),
+/// claimed before the primary's call: a process killed before the change reached the other
+/// copies leaves the path marked.
+pub struct During<'a> {
+    st: &'a State,
+    slot: u16,
+}
+
+impl Drop for During<'_> {
+    fn drop(&mut self) {
+        release(self.st, self.slot);
+    }
+}
+
+/// Claims an intent for a change of the path `class` placed in a pair (none for a path
+/// outside every pair, nor in a vfork child, whose memory is its parent's).
+pub fn during<'a>(st: &'a State, class: &Class<'_>) -> Option<During<'a>> {
+    let Class::In { hit, .. } = class else { return None };
+    if !crate::owner::owns_memory() {
+        return None;
+    }
+    let slot = claim(st, Loc::from(*hit), 0);
+    (slot != NONE).then_some(During { st, slot })
 }
 
 /// One more descriptor names slot `i` (a dup).

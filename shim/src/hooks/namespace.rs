@@ -20,6 +20,7 @@ use super::{cbytes, hooks, placed};
 use crate::edge::{finish, protect, Guard};
 use crate::fanout::{self, Loc};
 use crate::fdtable;
+use crate::intents;
 use crate::life;
 use crate::place::Class;
 use crate::real;
@@ -53,6 +54,7 @@ unsafe fn path_op(
     let Some(bytes) = (unsafe { cbytes(path) }) else { return real() };
     let (mut scratch, mut resolved) = (None, None);
     let class = protect(|| Class::Unknown, || st.place.classify_change(dirfd, bytes, &mut scratch, &mut resolved));
+    let _intent = intents::during(st, &class);
     let r = real();
     if r != 0 {
         return r;
@@ -317,6 +319,7 @@ unsafe fn rename_like(
     let (mut r1, mut r2) = (None, None);
     let o = Side { class: protect(|| Class::Unknown, || st.place.classify_change(olddir, ob, &mut s1, &mut r1)) };
     let n = Side { class: protect(|| Class::Unknown, || st.place.classify_change(newdir, nb, &mut s2, &mut r2)) };
+    let _intents = (intents::during(st, &o.class), intents::during(st, &n.class));
     let r = real();
     if r != 0 {
         return r;
