@@ -332,14 +332,24 @@ fn run_starts_a_daemon_that_exits_when_idle() {
     assert!(std::fs::read_to_string(s.state().join("mfsd.log")).unwrap().contains("idle"));
 }
 
-/// A resync interrupted (its client killed with SIGINT, as Ctrl-C does) stops, leaves the copy
-/// offline with its journal, and the next `online` finishes it without writing again what the
-/// first one wrote.
-#[test]
-fn an_interrupted_resync_resumes() {
+/// How a resync is interrupted.
+#[derive(Clone, Copy, PartialEq)]
+enum Interrupt {
+    /// Its client gets SIGINT, as Ctrl-C does.
+    Client,
+    /// The daemon is SIGKILLed in the middle of it, and started again.
+    Daemon,
+}
+
+/// A resync interrupted stops, leaves the copy offline with its journal, and the next
+/// `online` finishes it without writing again what the first one wrote.
+fn interrupted(how: Interrupt) {
+    let Some(python) = ["/usr/bin/python3", "/bin/python3"].into_iter().find(|p| Path::new(p).exists()) else {
+        return eprintln!("skipped: python3 is not installed");
+    };
     let s = Scratch::new("cp-interrupt").unwrap();
     let config = s.write_config(&[]).unwrap();
-    let _d = Daemon::start(&s, &config);
+    let mut d = Daemon::start(&s, &config);
     mfsctl_ok(&config, &["offline", "test"]);
     let script = r#"
 import os, sys
@@ -351,8 +361,6 @@ for d in range(100):
         with open(f"{p}/d{d}/f{f}", "wb") as fh:
             fh.write(block[: 4096 + (d * 200 + f) % 4096])
 "#;
-    let python = ["/usr/bin/python3", "/bin/python3"].into_iter().find(|p| Path::new(p).exists());
-    let Some(python) = python else { return eprintln!("skipped: python3 is not installed") };
     let args = vec!["-c".into(), script.into(), s.primary().into()];
     let mut cmd = s.command(python, &args, &mfs_tests::Mirroring::Off);
     cmd.env("MFS_CONFIG", &config);
@@ -371,15 +379,92 @@ for d in range(100):
     let mut line = String::new();
     std::io::BufRead::read_line(&mut err, &mut line).unwrap();
     assert!(line.contains("resync"), "{line}");
-    // SAFETY: interrupts the client this test started, by its pid.
-    unsafe { libc::kill(online.id() as i32, libc::SIGINT) };
-    let _ = online.wait();
-    wait_for("the interrupted resync to stop", Duration::from_secs(20), || state_of(&config) == "offline").unwrap();
+    let _keep = match how {
+        Interrupt::Client => {
+            // SAFETY: interrupts the client this test started, by its pid.
+            unsafe { libc::kill(online.id() as i32, libc::SIGINT) };
+            let _ = online.wait();
+            wait_for("the interrupted resync to stop", Duration::from_secs(20), || state_of(&config) == "offline")
+                .unwrap();
+            d
+        }
+        Interrupt::Daemon => {
+            d.kill();
+            let st = online.wait().unwrap();
+            assert!(!st.success(), "online reported success from a killed daemon");
+            d = Daemon::start(&s, &config);
+            d
+        }
+    };
     let c = copy_status(&config, 1);
+    assert_eq!(c["state"], "offline", "{c}");
     assert!(c["dirty_paths"].as_u64() > Some(0), "the rest is still journaled: {c}");
     let out = mfsctl_ok(&config, &["online", "test"]);
     let written: u64 = out.split(" paths, ").nth(1).and_then(|t| t.split(' ').next()?.parse().ok()).unwrap();
     let total: u64 = (0..20_000u64).map(|i| 4096 + i % 4096).sum();
     assert!(written < total, "the second run wrote {written} of {total} bytes: it started over");
     identical(&s, &s.mirror());
+}
+
+#[test]
+fn a_resync_interrupted_by_its_client_resumes() {
+    interrupted(Interrupt::Client);
+}
+
+#[test]
+fn a_resync_whose_daemon_is_killed_resumes_with_the_next_daemon() {
+    interrupted(Interrupt::Daemon);
+}
+
+/// Past `journal_limit` the copy needs a full resync: status says so, and `online` does one.
+#[test]
+fn an_overflowing_journal_asks_for_a_full_resync() {
+    let s = Scratch::new("cp-overflow").unwrap();
+    let config = s.write_config(&["journal_limit = 20".into()]).unwrap();
+    let _d = Daemon::start(&s, &config);
+    std::fs::create_dir_all(s.primary().join("old")).unwrap();
+    std::fs::write(s.mirror().join("stale"), b"only on the mirror").unwrap();
+    mfsctl_ok(&config, &["offline", "test"]);
+    let w = Writer::start(&s, &config, 0);
+    w.wait_rounds(30, Duration::from_secs(30)).unwrap();
+    let rounds = w.stop().unwrap();
+    let c = copy_status(&config, 1);
+    assert_eq!(c["full_resync"], true, "after {rounds} rounds: {c}");
+    let out = mfsctl_ok(&config, &["online", "test"]);
+    assert!(out.contains("back online"), "{out}");
+    assert!(!s.mirror().join("stale").exists(), "a full resync removes what the primary lacks");
+    identical(&s, &s.mirror());
+    assert_eq!(copy_status(&config, 1)["full_resync"], false);
+}
+
+/// A client that connects and says nothing holds up no other client.
+#[test]
+fn a_silent_client_blocks_no_other() {
+    let s = Scratch::new("cp-silent").unwrap();
+    let config = s.write_config(&[]).unwrap();
+    let _d = Daemon::start(&s, &config);
+    let silent: Vec<_> =
+        (0..4).map(|_| std::os::unix::net::UnixStream::connect(s.state().join("mfsd.sock")).unwrap()).collect();
+    let start = std::time::Instant::now();
+    for _ in 0..5 {
+        mfsctl_ok(&config, &["status"]);
+    }
+    assert!(start.elapsed() < Duration::from_secs(5), "status took {:?} beside silent clients", start.elapsed());
+    drop(silent);
+    // A malformed request gets a reason, and the daemon goes on.
+    use std::io::{Read, Write};
+    let mut c = std::os::unix::net::UnixStream::connect(s.state().join("mfsd.sock")).unwrap();
+    c.write_all(b"{\"v\":1,\"op\":\"format-disk\"}\n").unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("malformed request"), "{answer}");
+    let mut c = std::os::unix::net::UnixStream::connect(s.state().join("mfsd.sock")).unwrap();
+    c.write_all(b"{\"v\":9,\"op\":\"status\"}\n").unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    assert!(answer.contains("protocol version 9"), "{answer}");
+    mfsctl_ok(&config, &["status"]);
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(s.state().join("mfsd.sock")).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
 }
