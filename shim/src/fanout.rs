@@ -354,15 +354,13 @@ pub fn lose_twin(fd: RawFd, copy: usize, twin: RawFd) {
 
 /// Forgets mirrored fd `fd` (the program's descriptor is gone or going): closes its twins and
 /// gives back its intent slot.
-pub fn forget(fd: RawFd, e: &Entry) {
+pub fn forget(st: &State, fd: RawFd, e: &Entry) {
     fdtable::set_kind(fd, FdKind::Empty);
     for (_, t) in e.open_twins() {
         close_own(t);
     }
     if e.intent != crate::intents::NONE {
-        if let Some(st) = crate::life::get() {
-            crate::intents::release(st, e.intent);
-        }
+        crate::intents::release(st, e.intent);
     }
 }
 

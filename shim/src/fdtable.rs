@@ -84,6 +84,8 @@ pub mod flag {
 pub const NO_TWIN: RawFd = -1;
 /// The copy was unreachable when the fd was opened; its path is journaled.
 pub const LOST_TWIN: RawFd = -2;
+/// An entry naming no intent slot.
+pub const NO_INTENT: u16 = u16::MAX;
 
 /// A consistent copy of a mirrored slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,13 +102,13 @@ pub struct Entry {
     /// known to equal the primary's (see [`crate::lockstep`]).
     pub level_at: u32,
     /// The intent slot naming this file while it is open for writing (see
-    /// [`crate::intents`]), [`crate::intents::NONE`] without one.
+    /// [`crate::intents`]), [`NO_INTENT`] without one.
     pub intent: u16,
 }
 
 impl Entry {
     pub fn new(pair: usize, origin: usize, flags: u8, key: u64) -> Entry {
-        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES], level_at: 0, intent: crate::intents::NONE }
+        Entry { pair, origin, flags, key, twins: [NO_TWIN; MAX_COPIES], level_at: 0, intent: NO_INTENT }
     }
 
     pub fn has(&self, f: u8) -> bool {
@@ -366,8 +368,8 @@ pub fn set_twin_of(fd: RawFd, copy: usize, twin: RawFd) {
 pub fn forget_intents() {
     for fd in 0..HIGH.load(Ordering::Relaxed).min(capacity()) {
         if let Some(s) = slot(fd as RawFd) {
-            if s.intent.load(Ordering::Relaxed) != crate::intents::NONE {
-                write_with(s, |s| s.intent.store(crate::intents::NONE, Ordering::Relaxed));
+            if s.intent.load(Ordering::Relaxed) != NO_INTENT {
+                write_with(s, |s| s.intent.store(NO_INTENT, Ordering::Relaxed));
             }
         }
     }

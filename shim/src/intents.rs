@@ -14,12 +14,11 @@ use mfs_core::journal::Kind;
 use mfs_core::shared::INTENTS;
 use mfs_core::sys;
 
-use crate::fanout::Loc;
 use crate::place::Class;
 use crate::state::{JournalPath, State};
 
 /// No intent slot.
-pub const NONE: u16 = u16::MAX;
+pub const NONE: u16 = crate::fdtable::NO_INTENT;
 
 /// Descriptors of this process naming each slot.
 static REFS: [AtomicU16; INTENTS] = [const { AtomicU16::new(0) }; INTENTS];
@@ -42,19 +41,19 @@ fn pid() -> u32 {
 /// Claims a slot for `loc` (about to be opened for writing); `NONE` when no slot can be had,
 /// in which case the path is journaled for the other copies instead, so a crash still leaves
 /// it marked.
-pub fn claim(st: &State, loc: Loc<'_>, key: u64) -> u16 {
-    let (Some(shared), Some(pair)) = (st.shared(), st.pair_index(loc.pair)) else { return NONE };
-    let tag = pair | (loc.origin << 16);
+pub fn claim(st: &State, pair: usize, origin: usize, rel: &[u8], key: u64) -> u16 {
+    let (Some(shared), Some(index)) = (st.shared(), st.pair_index(pair)) else { return NONE };
+    let tag = index | (origin << 16);
     // Each process starts at its own place and reuses the slots it released: few pages of
     // the mapping are touched, and processes rarely meet on a slot.
     let pid = pid();
-    match shared.claim_intent(tag, pid, loc.rel, key, pid as usize * 8) {
+    match shared.claim_intent(tag, pid, rel, key, pid as usize * 8) {
         Some(i) => {
             REFS[i].store(1, Ordering::Relaxed);
             i as u16
         }
         None => {
-            st.journal_others(loc.pair, loc.origin, Kind::Dirty, JournalPath::Path(loc.rel));
+            st.journal_others(pair, origin, Kind::Dirty, JournalPath::Path(rel));
             NONE
         }
     }
@@ -81,7 +80,7 @@ pub fn during<'a>(st: &'a State, class: &Class<'_>) -> Option<During<'a>> {
     if !crate::owner::owns_memory() {
         return None;
     }
-    let slot = claim(st, Loc::from(*hit), 0);
+    let slot = claim(st, hit.pair, hit.copy, hit.rel, 0);
     (slot != NONE).then_some(During { st, slot })
 }
 

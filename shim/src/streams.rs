@@ -257,7 +257,10 @@ pub fn forget(fd: RawFd, e: Option<Entry>) {
         return;
     }
     match e {
-        Some(e) => fanout::forget(fd, &e),
+        Some(e) => match crate::life::get() {
+            Some(st) => fanout::forget(st, fd, &e),
+            None => fdtable::set_kind(fd, fdtable::FdKind::Empty),
+        },
         None => fdtable::set_kind(fd, fdtable::FdKind::Empty),
     }
 }

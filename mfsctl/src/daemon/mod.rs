@@ -9,9 +9,12 @@
 //! `registered.json` (pair sources made known by commands), and per pair `NAME.journal`,
 //! `NAME.replay`, `NAME.full`, `NAME.lacks`.
 
+mod intents;
 pub mod jobs;
 pub mod pairs;
+mod probe;
 pub mod repair;
+mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::CString;
@@ -27,11 +30,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use mfs_core::config::{self, Config, Env};
-use mfs_core::journal::{self, Kind};
 use mfs_core::shared::{unix_now, SharedState};
 use mfs_core::sys;
 
-use crate::proto::{self, CopyStatus, Done, Envelope, LastError, PairStatus, Progress, Reply, Request, Status};
+use crate::proto::{self, Done, Envelope, Progress, Reply, Request};
 use pairs::{File, PairRt, Source};
 
 /// How often the daemon looks at intents, journals and copies out of service.
@@ -608,89 +610,6 @@ impl Daemon {
         }
     }
 
-    /// Journal records per copy, the journal files' size, and the work they fold into.
-    fn journal_view(&self, p: &PairRt) -> (BTreeMap<usize, (u64, u64, bool)>, u64) {
-        let mut records = Vec::new();
-        let mut bytes = 0;
-        for f in [File::Replay, File::Journal] {
-            if let Ok(data) = std::fs::read(p.file(&self.state_dir, f)) {
-                bytes += data.len() as u64;
-                records.extend(journal::decode_lenient(&data).0);
-            }
-        }
-        let mut counts: BTreeMap<usize, u64> = BTreeMap::new();
-        for r in records.iter().filter(|r| !matches!(r.kind, Kind::Lacks(_))) {
-            *counts.entry(r.copy).or_default() += 1;
-        }
-        let folded = journal::fold(&records, journal::Coarsen::default());
-        let mut out = BTreeMap::new();
-        for (c, n) in counts {
-            let (paths, full) = folded.get(&c).map_or((0, false), |f| (f.work.len() as u64, f.full));
-            out.insert(c, (n, paths, full));
-        }
-        (out, bytes)
-    }
-
-    fn status(&self) -> Status {
-        let pairs = self.pairs.read().unwrap().values().cloned().collect::<Vec<_>>();
-        let mut out = Status {
-            daemon_pid: std::process::id(),
-            state_dir: self.state_dir.clone(),
-            generation: self.shared.generation(),
-            pairs: Vec::new(),
-        };
-        for p in pairs {
-            let (journal, bytes) = self.journal_view(&p);
-            let marks = jobs::full_marks(self, &p);
-            let progress = p.progress.lock().unwrap().clone();
-            let ps = self.shared.pair(p.index);
-            let copies = p
-                .cfg
-                .copies
-                .iter()
-                .enumerate()
-                .map(|(c, root)| {
-                    let s = ps.copy(c);
-                    let (entries, dirty, full) = journal.get(&c).copied().unwrap_or_default();
-                    let state = if s.resyncing {
-                        "resyncing"
-                    } else if s.offline {
-                        "offline"
-                    } else {
-                        "online"
-                    };
-                    CopyStatus {
-                        root: root.root.clone(),
-                        role: if c == 0 { "primary" } else { "mirror" }.to_string(),
-                        state: state.to_string(),
-                        offline_reason: s
-                            .offline
-                            .then(|| if s.admin { "administrator" } else { "failures" }.to_string()),
-                        offline_since: (s.offline_at > 0).then_some(s.offline_at / 1_000_000_000),
-                        failures: s.failures,
-                        last_error: (s.last_errno != 0).then(|| LastError {
-                            errno: s.last_errno as i32,
-                            message: errno_text(s.last_errno as i32),
-                            at: s.last_error_at,
-                        }),
-                        journal_entries: entries,
-                        journal_bytes: if entries > 0 { bytes } else { 0 },
-                        dirty_paths: dirty,
-                        full_resync: full || marks.contains(&c),
-                        resync: progress.clone().filter(|pr| pr.copy == root.root),
-                    }
-                })
-                .collect();
-            out.pairs.push(PairStatus {
-                name: p.name().to_string(),
-                mode: p.cfg.mode.as_str().to_string(),
-                copies,
-                conflicts: p.conflicts.lock().unwrap().clone(),
-            });
-        }
-        out
-    }
-
     /// One pass of the background work.
     fn tick(self: &Arc<Self>) {
         self.reap_intents();
@@ -708,59 +627,6 @@ impl Daemon {
                 self.log(&format!("idle for {idle} s with nothing to resync: exiting"));
                 self.stop.store(true, Ordering::Release);
             }
-        }
-    }
-
-    /// Journals the paths of intents whose process died, for the copies that may have
-    /// missed the change. A file renamed since (its path names another file now, or none) is
-    /// looked for by its identity on the copy it was written through, and journaled where it
-    /// is now.
-    pub fn reap_intents(&self) {
-        let intents = self.shared.intents();
-        if intents.is_empty() {
-            return;
-        }
-        let pairs = self.pairs.read().unwrap();
-        // Per pair and origin copy: keys to look for, and the paths found for them.
-        let mut lost: BTreeMap<(usize, usize), BTreeSet<u64>> = BTreeMap::new();
-        let mut reaped = Vec::new();
-        for i in intents.into_iter().filter(|i| !alive(i.pid)) {
-            let (index, origin) = (i.pair & 0xffff, i.pair >> 16);
-            let Some(p) = pairs.values().find(|p| p.index == index && origin < p.cfg.copies.len()) else {
-                // Not a pair this daemon knows: leave it for one that does.
-                continue;
-            };
-            self.journal_dirty(p, origin, &i.path);
-            let here = p.cfg.copies[origin].canonical.join(std::ffi::OsStr::from_bytes(&i.path));
-            let moved = i.key != 0 && std::fs::symlink_metadata(here).map_or(true, |m| key_of(&m) != i.key);
-            if moved {
-                lost.entry((p.index, origin)).or_default().insert(i.key);
-            }
-            if self.shared.clear_intent(&i) {
-                reaped.push((Arc::clone(p), i));
-            }
-        }
-        for ((index, origin), keys) in lost {
-            let Some(p) = pairs.values().find(|p| p.index == index) else { continue };
-            let root = &p.cfg.copies[origin].canonical;
-            for path in find_keys(root, &keys) {
-                self.journal_dirty(p, origin, &path);
-            }
-        }
-        for (p, i) in reaped {
-            self.log(&format!(
-                "pair {}: process {} died while changing {}: journaled for resync",
-                p.name(),
-                i.pid,
-                String::from_utf8_lossy(&i.path)
-            ));
-        }
-    }
-
-    fn journal_dirty(&self, p: &PairRt, origin: usize, path: &[u8]) {
-        let ps = self.shared.pair(p.index);
-        for c in (0..p.cfg.copies.len()).filter(|&c| c != origin) {
-            p.journal.record(Kind::Dirty, c, std::process::id(), None, path, Some(ps));
         }
     }
 
@@ -815,81 +681,6 @@ impl Daemon {
             d.running_jobs.fetch_sub(1, Ordering::AcqRel);
         });
     }
-
-    /// Probes copy `c` of `p` (out of service after failures) without writing to it: its root
-    /// answers, its file system is writable and has room. An answer brings it back through a
-    /// resync. A probe that hangs (a dead network mount) is given up on.
-    fn probe(self: &Arc<Self>, p: &Arc<PairRt>, c: usize) {
-        let now = unix_now();
-        if now.saturating_sub(p.last_probe.load(Ordering::Relaxed)) < PROBE_EVERY_SECS
-            || p.probing[c].swap(true, Ordering::AcqRel)
-        {
-            return;
-        }
-        p.last_probe.store(now, Ordering::Relaxed);
-        let (d, p2) = (Arc::clone(self), Arc::clone(p));
-        std::thread::spawn(move || {
-            let root = p2.cfg.copies[c].canonical.clone();
-            let (tx, rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let _ = tx.send(answers(&root));
-            });
-            let ok = rx.recv_timeout(PROBE_TIMEOUT).unwrap_or(false);
-            if ok && p2.job.try_lock().is_ok() {
-                d.log(&format!(
-                    "pair {}: {} answers again: resynchronising",
-                    p2.name(),
-                    p2.cfg.copies[c].root.display()
-                ));
-                let spec = jobs::Spec { targets: vec![c], online: vec![c], full: false };
-                d.spawn_job(&p2, spec);
-            }
-            p2.probing[c].store(false, Ordering::Release);
-        });
-    }
-}
-
-/// The coherency key of a file (as `mfs_core::locks::key_of`).
-fn key_of(m: &std::fs::Metadata) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let k = m.dev().rotate_left(32) ^ m.ino();
-    if k == 0 {
-        1
-    } else {
-        k
-    }
-}
-
-/// The paths (relative to `root`) of the regular files under it whose key is in `keys`.
-fn find_keys(root: &Path, keys: &BTreeSet<u64>) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
-        for e in rd.flatten() {
-            let Ok(m) = e.metadata() else { continue };
-            if m.is_dir() {
-                stack.push(e.path());
-            } else if m.is_file() && keys.contains(&key_of(&m)) {
-                if let Ok(rel) = e.path().strip_prefix(root) {
-                    out.push(rel.as_os_str().as_bytes().to_vec());
-                }
-            }
-        }
-    }
-    out
-}
-
-/// True when the directory answers, sits on a writable file system and has room.
-fn answers(root: &Path) -> bool {
-    let Ok(c) = CString::new(root.as_os_str().as_bytes()) else { return false };
-    // SAFETY: statvfs fills the struct for a NUL-terminated path.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return false;
-    }
-    let room = st.f_bavail as u64 * st.f_frsize as u64;
-    st.f_flag & libc::ST_RDONLY == 0 && room >= 1 << 20 && std::fs::read_dir(root).is_ok()
 }
 
 #[cfg(test)]

@@ -21,8 +21,10 @@ use crate::real;
 
 /// Forgets a mirrored fd and closes its twins (after the program's fd is gone).
 fn forget(fd: RawFd, e: &Entry) {
-    if owns_memory() {
-        fanout::forget(fd, e);
+    if let (true, Some(st)) = (owns_memory(), life::get()) {
+        fanout::forget(st, fd, e);
+    } else if owns_memory() {
+        fdtable::set_kind(fd, FdKind::Empty);
     }
 }
 

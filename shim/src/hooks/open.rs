@@ -239,7 +239,7 @@ pub fn opened(st: &State, fd: RawFd, loc: Loc<'_>, flags: c_int, mode: mode_t) -
     if owner && (writable || creates || truncates) {
         // Named from before the twins change until the last descriptor closes: a crash in
         // between leaves the path marked.
-        entry.intent = intents::claim(st, loc, key);
+        entry.intent = intents::claim(st, loc.pair, loc.origin, loc.rel, key);
     }
     let twins = TwinOpen { st, tflags, mode, keep: keep && owner };
     let result = match twins.open_all(loc, &mut entry) {
