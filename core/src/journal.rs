@@ -1,4 +1,5 @@
-//! The per-pair journal: an append-only text file of what a copy is missing.
+//! The journals: per pair and copy, an append-only text file of what the copy is missing,
+//! `STATE_DIR/NAME.COPY.journal`.
 //!
 //! One record per line: `KIND COPY PID PATH`, or `W COPY PID OFFSET LENGTH PATH` for bytes of a
 //! file written while a copy could not take them. `KIND` is an upper-case letter for what a copy
@@ -111,9 +112,9 @@ impl Record {
 /// Longest encoded record: kind, copy, pid, a range, a fully escaped `PATH_MAX` path, newline.
 pub const MAX_RECORD: usize = 3 * crate::path::PATH_MAX + 80;
 
-/// Journal file name for a pair inside the state directory.
-pub fn file_name(pair: &str) -> String {
-    format!("{pair}.journal")
+/// Journal file name of copy `copy` of a pair inside the state directory.
+pub fn file_name(pair: &str, copy: usize) -> String {
+    format!("{pair}.{copy}.journal")
 }
 
 fn is_plain(b: u8) -> bool {
@@ -320,26 +321,26 @@ pub enum Recorded {
     Failed(Errno),
 }
 
-/// The journal of one pair: its appender, the number of copies, and `journal_limit`.
+/// The journals of one pair: an appender per copy, and `journal_limit` (per copy).
 pub struct Journal {
-    appender: Appender,
+    appenders: Vec<Appender>,
     limit: u64,
-    copies: usize,
 }
 
 impl Journal {
-    pub fn new(appender: Appender, limit: u64, copies: usize) -> Journal {
-        Journal { appender, limit, copies }
+    /// `appenders[c]` writes copy `c`'s journal.
+    pub fn new(appenders: Vec<Appender>, limit: u64) -> Journal {
+        Journal { appenders, limit }
     }
 
-    pub fn appender(&self) -> &Appender {
-        &self.appender
+    pub fn appenders(&self) -> &[Appender] {
+        &self.appenders
     }
 
-    /// Records that `copy` is behind at `path` (in `range` of it for [`Kind::Written`]). With
-    /// the pair's shared state at hand the entry is counted against the pair's limit, across
-    /// every process using the state directory; the record that crosses it is replaced by a
-    /// full-resync record for every copy.
+    /// Records that `copy` is behind at `path` (in `range` of it for [`Kind::Written`]), in
+    /// that copy's journal. With the pair's shared state at hand the entry is counted against
+    /// the limit, across every process using the state directory; the record that crosses it
+    /// is replaced by a full-resync record.
     pub fn record(
         &self,
         kind: Kind,
@@ -349,24 +350,22 @@ impl Journal {
         path: &[u8],
         pair: Option<&PairState>,
     ) -> Recorded {
+        let Some(appender) = self.appenders.get(copy) else { return Recorded::Failed(Errno(libc::EINVAL)) };
         if let (Some(p), false) = (pair, matches!(kind, Kind::Lacks(_))) {
-            let n = p.count_journal();
+            let n = p.count_journal(copy);
             if n > self.limit {
                 if n != self.limit + 1 {
                     return Recorded::Covered;
                 }
-                let mut first = Recorded::Overflowed;
-                for c in 0..self.copies {
-                    if let Recorded::Failed(e) = self.record_full(c, pid, pair) {
-                        first = Recorded::Failed(e);
-                    }
-                }
-                return first;
+                return match self.record_full(copy, pid, pair) {
+                    Recorded::Written => Recorded::Overflowed,
+                    other => other,
+                };
             }
         }
         let mut rec = [0u8; MAX_RECORD];
         match encode_into(kind, copy, pid, range, path, &mut rec) {
-            Some(n) => match self.appender.append(&rec[..n], pair) {
+            Some(n) => match appender.append(&rec[..n], pair) {
                 Ok(()) => Recorded::Written,
                 Err(e) => Recorded::Failed(e),
             },
@@ -377,10 +376,12 @@ impl Journal {
     /// Records that `copy` needs a full resynchronisation.
     pub fn record_full(&self, copy: usize, pid: u32, pair: Option<&PairState>) -> Recorded {
         let mut rec = [0u8; 64];
-        let Some(n) = encode_into(Kind::Full, copy, pid, None, b"", &mut rec) else {
+        let (Some(n), Some(appender)) =
+            (encode_into(Kind::Full, copy, pid, None, b"", &mut rec), self.appenders.get(copy))
+        else {
             return Recorded::Failed(Errno(libc::EINVAL));
         };
-        match self.appender.append(&rec[..n], pair) {
+        match appender.append(&rec[..n], pair) {
             Ok(()) => Recorded::Written,
             Err(e) => Recorded::Failed(e),
         }
@@ -797,13 +798,19 @@ mod tests {
 
     /// Past `journal_limit` (counted in the shared state, across journals of the same pair),
     /// one full-resync record per copy replaces the entries, and later entries add nothing.
+    /// Past `journal_limit` entries of a copy (counted in the shared state, across processes)
+    /// one full-resync record replaces them, and later entries add nothing; each copy's
+    /// journal is its own file, with its own count.
     #[test]
-    fn the_limit_turns_into_one_full_record_per_copy() {
+    fn the_limit_turns_into_one_full_record() {
         let (dir, state) = scratch("limit");
         std::fs::create_dir_all(dir.join("state")).unwrap();
         let shared = SharedState::open(&state, 3).unwrap();
         let pair = shared.pair(shared.pair_index(crate::shared::name_hash("p")).unwrap());
-        let journal = || Journal::new(Appender::new(&state, "p.journal", 3, no_track).unwrap(), 3, 2);
+        let journal = || {
+            let appenders = (0..2).map(|c| Appender::new(&state, &file_name("p", c), 3, no_track).unwrap()).collect();
+            Journal::new(appenders, 3)
+        };
         let (a, b) = (journal(), journal());
         assert_eq!(a.record(Kind::Dirty, 1, 9, None, b"x", Some(pair)), Recorded::Written);
         assert_eq!(b.record(Kind::Dirty, 1, 9, None, b"y", Some(pair)), Recorded::Written);
@@ -813,7 +820,12 @@ mod tests {
         assert_eq!(a.record(Kind::Dirty, 1, 9, None, b"v", Some(pair)), Recorded::Covered);
         // Without the shared state nothing is counted.
         assert_eq!(a.record(Kind::Dirty, 1, 9, None, b"u", None), Recorded::Written);
-        let recs = decode(&std::fs::read(dir.join("state/p.journal")).unwrap()).unwrap();
+        // Copy 0's journal counts on its own.
+        assert_eq!(a.record(Kind::Dirty, 0, 9, None, b"p", Some(pair)), Recorded::Written);
+        assert_eq!(a.record(Kind::Dirty, 7, 9, None, b"p", Some(pair)), Recorded::Failed(Errno(libc::EINVAL)));
+        let zero = decode(&std::fs::read(dir.join("state/p.0.journal")).unwrap()).unwrap();
+        assert_eq!(zero, vec![Record::new(Kind::Dirty, 0, 9, b"p")]);
+        let recs = decode(&std::fs::read(dir.join("state/p.1.journal")).unwrap()).unwrap();
         let kinds: Vec<_> = recs.iter().map(|r| (r.kind, r.copy, r.path.clone())).collect();
         assert_eq!(
             kinds,
@@ -822,13 +834,12 @@ mod tests {
                 (Kind::Dirty, 1, b"y".to_vec()),
                 (Kind::Lacks(Lack::Xattr), 1, b"l".to_vec()),
                 (Kind::Mapped, 1, b"z".to_vec()),
-                (Kind::Full, 0, Vec::new()),
                 (Kind::Full, 1, Vec::new()),
                 (Kind::Dirty, 1, b"u".to_vec()),
             ]
         );
         let p = fold(&recs, Coarsen::default());
-        assert!(p[&0].full && p[&1].full);
+        assert!(p[&1].full);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -844,7 +855,7 @@ mod tests {
         a.append(b"D 1 1 before\n", Some(pair)).unwrap();
         let kept = a.fd();
         std::fs::rename(dir.join("state/p.journal"), dir.join("state/p.replay")).unwrap();
-        assert!(pair.take_journal(std::time::Duration::from_secs(1)));
+        assert!(pair.take_journal(1, std::time::Duration::from_secs(1)));
         a.append(b"D 1 1 after\n", Some(pair)).unwrap();
         assert_eq!(a.fd(), kept, "the same descriptor number");
         assert_eq!(std::fs::read(dir.join("state/p.replay")).unwrap(), b"D 1 1 before\n");
@@ -856,7 +867,7 @@ mod tests {
     fn an_unwritable_journal_reports_the_error() {
         let a = Appender::new(c"/proc/mfs-no-such-dir", "p.journal", 3, no_track).unwrap();
         assert!(matches!(a.append(b"D 1 1 x\n", None), Err(Errno(_))));
-        let j = Journal::new(a, 10, 2);
+        let j = Journal::new(vec![a], 10);
         assert!(matches!(j.record(Kind::Dirty, 1, 1, None, b"x", None), Recorded::Failed(_)));
     }
 }

@@ -35,6 +35,8 @@ pub const INTENT_PATH: usize = 4096 - 24;
 #[repr(C)]
 struct Header {
     magic: AtomicU64,
+    /// Size of the whole layout: a file of another build's layout is initialised again.
+    layout: AtomicU64,
     /// Bumped whenever a copy changes state: a cache of the copy states is current while it
     /// is unchanged.
     generation: AtomicU64,
@@ -42,7 +44,7 @@ struct Header {
     offline_copies: AtomicU32,
     /// The running daemon's pid, 0 when none has registered.
     daemon_pid: AtomicU32,
-    _reserved: [u8; 4096 - 24],
+    _reserved: [u8; 4096 - 32],
 }
 
 /// The shared state of one pair.
@@ -61,8 +63,8 @@ pub struct PairState {
     /// Bumped when the daemon takes the journal file for replay: appenders reopen it.
     epoch: AtomicU32,
     _pad: u32,
-    /// Journal entries written since the journal was last taken for replay.
-    journal_entries: AtomicU64,
+    /// Per copy: journal entries written since its journal was last taken for replay.
+    journal_entries: [AtomicU64; MAX_COPIES],
     failures: [AtomicU32; MAX_COPIES],
     last_errno: [AtomicU32; MAX_COPIES],
     /// Unix time of the last error, seconds.
@@ -169,7 +171,7 @@ impl SharedState {
         }
         let shared = SharedState { map: p.cast() };
         let header = shared.header();
-        if header.magic.load(Ordering::Acquire) != MAGIC {
+        if header.magic.load(Ordering::Acquire) != MAGIC || header.layout.load(Ordering::Acquire) != size as u64 {
             // We hold the file's flock, so no other process initialises concurrently, and no
             // process uses the file before the magic is published. A new file is all zeros,
             // which is every field's initial value; an old one is cleared.
@@ -185,6 +187,7 @@ impl SharedState {
             header.generation.store(0, Ordering::Relaxed);
             header.offline_copies.store(0, Ordering::Relaxed);
             header.daemon_pid.store(0, Ordering::Relaxed);
+            header.layout.store(size as u64, Ordering::Relaxed);
             header.magic.store(MAGIC, Ordering::Release);
         }
         let _ = sys::flock(fd, libc::LOCK_UN);
@@ -403,8 +406,8 @@ impl PairState {
         for a in [&self.offline, &self.admin, &self.resyncing, &self.appenders, &self.epoch] {
             a.store(0, Ordering::Relaxed);
         }
-        self.journal_entries.store(0, Ordering::Relaxed);
         for c in 0..MAX_COPIES {
+            self.journal_entries[c].store(0, Ordering::Relaxed);
             self.failures[c].store(0, Ordering::Relaxed);
             self.last_errno[c].store(0, Ordering::Relaxed);
             self.last_error_at[c].store(0, Ordering::Relaxed);
@@ -444,13 +447,13 @@ impl PairState {
     }
 
     /// Counts one more journal entry; returns the new count.
-    pub fn count_journal(&self) -> u64 {
-        self.journal_entries.fetch_add(1, Ordering::AcqRel) + 1
+    pub fn count_journal(&self, copy: usize) -> u64 {
+        self.journal_entries[copy].fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Journal entries written since the journal was last taken.
-    pub fn journal_entries(&self) -> u64 {
-        self.journal_entries.load(Ordering::Acquire)
+    pub fn journal_entries(&self, copy: usize) -> u64 {
+        self.journal_entries[copy].load(Ordering::Acquire)
     }
 
     /// An append is about to be made: returns the journal epoch it must go to. Paired with
@@ -468,9 +471,9 @@ impl PairState {
     /// The journal was taken (renamed away) for replay: later appends reopen the journal
     /// file, and its entry count starts again. Returns once no append is in flight, or after
     /// `max_wait` (an appender killed mid-append never ends its count).
-    pub fn take_journal(&self, max_wait: std::time::Duration) -> bool {
+    pub fn take_journal(&self, copy: usize, max_wait: std::time::Duration) -> bool {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        self.journal_entries.store(0, Ordering::Release);
+        self.journal_entries[copy].store(0, Ordering::Release);
         let start = std::time::Instant::now();
         while self.appenders.load(Ordering::Acquire) != 0 {
             if start.elapsed() >= max_wait {
@@ -527,9 +530,9 @@ mod tests {
         assert_eq!(b.pair_index(name_hash("data")), Some(ia));
         let other = a.pair_index(name_hash("other")).unwrap();
         assert_ne!(other, ia);
-        assert_eq!(a.pair(ia).count_journal(), 1);
-        assert_eq!(b.pair(ia).count_journal(), 2);
-        assert_eq!(a.pair(other).count_journal(), 1);
+        assert_eq!(a.pair(ia).count_journal(1), 1);
+        assert_eq!(b.pair(ia).count_journal(1), 2);
+        assert_eq!(a.pair(other).count_journal(1), 1);
 
         let g = a.generation();
         assert_eq!(b.offline_copies(), 0);
@@ -548,11 +551,11 @@ mod tests {
         assert_eq!(a.offline_copies(), 0);
         assert_eq!(a.pair(ia).copy(1).failures, 0);
 
-        assert!(a.pair(ia).take_journal(std::time::Duration::from_millis(10)));
-        assert_eq!(b.pair(ia).journal_entries(), 0);
+        assert!(a.pair(ia).take_journal(1, std::time::Duration::from_millis(10)));
+        assert_eq!(b.pair(ia).journal_entries(1), 0);
         let e = b.pair(ia).begin_append();
         assert_eq!(e, a.pair(ia).epoch());
-        assert!(!a.pair(ia).take_journal(std::time::Duration::from_millis(20)), "waits for the append");
+        assert!(!a.pair(ia).take_journal(1, std::time::Duration::from_millis(20)), "waits for the append");
         b.pair(ia).end_append();
         assert_ne!(a.pair(ia).epoch(), e);
 

@@ -23,8 +23,9 @@ pub const EXIT_DIFFERENT: i32 = 1;
 const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 
 /// The copies to compare: a primary root and its mirror roots (copies 1, 2, ... of the pair),
-/// and the pair's journal when one is known: what the shim recorded there as not
-/// representable on a mirror is reported apart from the differences.
+/// and where the pair's journals are when it is known (`STATE_DIR/NAME`, the stem of
+/// `NAME.COPY.journal`): what the shim recorded there as not representable on a mirror is
+/// reported apart from the differences.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Target {
     pub primary: PathBuf,
@@ -33,7 +34,7 @@ pub struct Target {
 }
 
 fn journal_of(pair: &Pair, config: &Config) -> PathBuf {
-    config.daemon.state_dir.join(journal::file_name(&pair.name))
+    config.daemon.state_dir.join(&pair.name)
 }
 
 /// The journal of the pair with these roots: a configured one (`--config`, else
@@ -208,12 +209,22 @@ struct CopyLacks<'a> {
 }
 
 impl Lacks {
-    /// Reads a journal (`NAME.journal`), the journal the daemon is replaying
-    /// (`NAME.replay`) and what it moved out of them (`NAME.lacks`); missing or unreadable
-    /// files record nothing.
-    fn read(path: &Path) -> Lacks {
+    /// Reads the journals of the pair whose files start with `stem` (`NAME.COPY.journal`),
+    /// the journals the daemon is replaying (`NAME.COPY.replay`) and what it moved out of them
+    /// (`NAME.lacks`); missing or unreadable files record nothing.
+    fn read(stem: &Path) -> Lacks {
         let mut lacks = Lacks::default();
-        for file in [path.with_extension("lacks"), path.with_extension("replay"), path.to_path_buf()] {
+        let with = |suffix: String| {
+            let mut p = stem.as_os_str().to_owned();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        let mut files = vec![with(".lacks".into())];
+        for c in 0..mfs_core::config::MAX_COPIES {
+            files.push(with(format!(".{c}.replay")));
+            files.push(with(format!(".{c}.journal")));
+        }
+        for file in files {
             let Ok(data) = std::fs::read(&file) else { continue };
             for r in journal::decode_lenient(&data).0 {
                 if let journal::Kind::Lacks(l) = r.kind {
@@ -370,7 +381,7 @@ mod tests {
         ] {
             text.extend(journal::encode(kind, copy, 1, path.as_bytes()));
         }
-        std::fs::write(dir.join("j"), text).unwrap();
+        std::fs::write(dir.join("j.1.journal"), text).unwrap();
         let lacks = Lacks::read(&dir.join("j"));
         let one = lacks.of_copy(1);
         let only = |p: &str| Difference::OnlyInPrimary { path: p.into() };
@@ -413,7 +424,7 @@ mod tests {
         let t = target(&["data".into()], Some(&file)).unwrap();
         assert_eq!(t.primary, dir.join("p"));
         assert_eq!(t.mirrors, [dir.join("m1"), dir.join("m2")]);
-        assert_eq!(t.journal.unwrap().file_name().unwrap(), "data.journal");
+        assert_eq!(t.journal.unwrap().file_name().unwrap(), "data");
         let e = target(&["other".into()], Some(&file)).unwrap_err().to_string();
         assert_eq!(e, "unknown pair \"other\": the configuration has data");
         std::fs::remove_dir_all(&dir).unwrap();

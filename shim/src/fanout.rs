@@ -397,7 +397,7 @@ mod tests {
     }
 
     fn journal(t: &std::path::Path) -> Vec<(journal::Kind, usize, Vec<u8>)> {
-        let data = std::fs::read(t.join("state/t.journal")).unwrap_or_default();
+        let data = std::fs::read(t.join("state/t.1.journal")).unwrap_or_default();
         journal::decode(&data).unwrap().into_iter().map(|r| (r.kind, r.copy, r.path)).collect()
     }
 

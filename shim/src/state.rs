@@ -77,15 +77,23 @@ impl State {
             .map_err(|_| format!("{} contains a NUL byte", cfg.daemon.state_dir.display()))?;
         let mut journals = Vec::with_capacity(cfg.pairs.len());
         for pair in &cfg.pairs {
-            let name = mfs_core::journal::file_name(&pair.name);
-            let appender = Appender::new(&state_dir, &name, fd_base, track_private)
-                .ok_or_else(|| format!("journal name for pair {} contains a NUL byte", pair.name))?;
-            // Opened up front, so that recording a failure never needs a free descriptor (the
-            // program may have used them all); a failure here is retried at the first record.
-            if let Err(Errno(e)) = appender.open() {
-                crate::log!(Level::Error, "cannot open journal {:?}: errno {e}", appender.path());
+            let mut appenders = Vec::with_capacity(pair.copies.len());
+            for copy in 0..pair.copies.len() {
+                let name = mfs_core::journal::file_name(&pair.name, copy);
+                let appender = Appender::new(&state_dir, &name, fd_base, track_private)
+                    .ok_or_else(|| format!("journal name for pair {} contains a NUL byte", pair.name))?;
+                // The mirrors' journals are opened up front, so that recording a failure never
+                // needs a free descriptor (the program may have used them all); a failure here
+                // is retried at the first record. The primary's is behind only when a change
+                // made through a mirror missed it: opened when first needed.
+                if copy > 0 {
+                    if let Err(Errno(e)) = appender.open() {
+                        crate::log!(Level::Error, "cannot open journal {:?}: errno {e}", appender.path());
+                    }
+                }
+                appenders.push(appender);
             }
-            journals.push(Journal::new(appender, pair.journal_limit, pair.copies.len()));
+            journals.push(Journal::new(appenders, pair.journal_limit));
         }
         Ok(State {
             place: Place::new(&cfg),
@@ -331,8 +339,8 @@ impl State {
     pub fn relocate_private(&self, fd: RawFd) {
         let Ok(new) = sys::dup_at_least(fd, self.fd_base) else { return };
         let mut moved = self.copies.relocate_root(fd, new);
-        for j in &self.journals {
-            moved |= j.appender().relocate(fd, new);
+        for a in self.journals.iter().flat_map(Journal::appenders) {
+            moved |= a.relocate(fd, new);
         }
         moved |= crate::log::relocate(fd, new);
         if moved {

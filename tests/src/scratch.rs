@@ -181,9 +181,9 @@ impl Scratch {
     /// The name of the generated configuration's pair.
     pub const PAIR_NAME: &'static str = "test";
 
-    /// The journal file of the generated configuration's pair.
+    /// The mirror's journal file of the generated configuration's pair.
     pub fn journal_path(&self) -> PathBuf {
-        self.state().join(format!("{}.journal", Self::PAIR_NAME))
+        self.state().join(format!("{}.1.journal", Self::PAIR_NAME))
     }
 
     /// Keeps the directory after this value is dropped (for a failure reported without a panic).

@@ -184,7 +184,7 @@ trait JournalForEnv {
 impl JournalForEnv for Scratch {
     /// With `MFS_MIRROR`, the pair is named after the primary's last component.
     fn journal_path_for_env(&self) -> PathBuf {
-        self.state().join("primary.journal")
+        self.state().join("primary.1.journal")
     }
 }
 

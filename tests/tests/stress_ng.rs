@@ -54,7 +54,7 @@ fn run(stressor: &str, extra: &[&str]) {
     args.extend(extra.iter().map(OsString::from));
     let o = s.run(&stress, &args, &Mirroring::Env).unwrap_or_else(|e| panic!("{e}"));
     assert!(o.success(), "stress-ng --{stressor}: {}\n{}", o.status_text(), s.report(&o));
-    let journal = std::fs::read_to_string(s.state().join("primary.journal")).unwrap_or_default();
+    let journal = std::fs::read_to_string(s.state().join("primary.1.journal")).unwrap_or_default();
     let dead = keys_of_dead_holders(&s.state());
     let silent: Vec<String> = compare_trees(&s.primary(), &s.mirror())
         .into_iter()

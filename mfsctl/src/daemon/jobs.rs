@@ -1,12 +1,11 @@
-//! Resynchronisation jobs: replaying a pair's journal into the copies that are behind, a full
-//! resync when the journal asks for one (or the administrator does), and bringing copies back
+//! Resynchronisation jobs: replaying the journals of a pair's copies that are behind, a full
+//! resync when a journal asks for one (or the administrator does), and bringing copies back
 //! into service.
 //!
-//! A round takes the journal: renames `NAME.journal` to `NAME.replay` and bumps the journal
-//! epoch in the shared state, so writers append to a new journal from then on, and waits for
-//! appends in flight. It folds the records, repairs each path on each target copy under the
-//! path's coherency lock, puts back the records of copies it did not handle, and removes the
-//! replay file. Rounds repeat until one finds nothing to do. A copy coming back into service
+//! A round takes each target copy's journal: renames `NAME.COPY.journal` to `NAME.COPY.replay`
+//! and bumps the journal epoch in the shared state, so writers append to a new journal from
+//! then on, and waits for appends in flight. It folds the records, repairs each path on the
+//! copy under the path's coherency lock, and removes the replay file. Rounds repeat until one finds nothing to do. A copy coming back into service
 //! is put in service once a round is short, so writers reach it directly and later rounds only
 //! see the stragglers. A job interrupted (cancelled, or the daemon killed) leaves the replay
 //! file, and the next job starts with it: repairing is idempotent, and data is compared before
@@ -64,13 +63,14 @@ fn open_root(path: &Path) -> Result<RawFd, sys::Errno> {
     sys::openat(libc::AT_FDCWD, &c, libc::O_RDONLY | libc::O_DIRECTORY, 0)
 }
 
-/// Takes the journal for replay (or finds the one a previous job left) and reads it.
-fn take(d: &Daemon, p: &PairRt) -> std::io::Result<Vec<Record>> {
-    let journal = p.file(&d.state_dir, File::Journal);
-    let replay = p.file(&d.state_dir, File::Replay);
+/// Takes copy `copy`'s journal for replay (or finds the one a previous job left) and reads
+/// it.
+fn take(d: &Daemon, p: &PairRt, copy: usize) -> std::io::Result<Vec<Record>> {
+    let journal = p.file(&d.state_dir, File::Journal(copy));
+    let replay = p.file(&d.state_dir, File::Replay(copy));
     if !replay.exists() && std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0) {
         std::fs::rename(&journal, &replay)?;
-        if !d.shared.pair(p.index).take_journal(Duration::from_secs(2)) {
+        if !d.shared.pair(p.index).take_journal(copy, Duration::from_secs(2)) {
             d.log(&format!("pair {}: a journal append did not finish (a writer killed mid-append)", p.name()));
         }
     }
@@ -86,20 +86,10 @@ fn take(d: &Daemon, p: &PairRt) -> std::io::Result<Vec<Record>> {
     Ok(records)
 }
 
-/// Ends a round: the records it did not handle go back into the journal (what copies cannot
-/// represent into `NAME.lacks`), and the replay file goes.
-fn finish(d: &Daemon, p: &PairRt, keep: &[Record]) -> std::io::Result<()> {
-    let pid = std::process::id();
-    let mut lacks = Vec::new();
-    for r in keep {
-        if matches!(r.kind, Kind::Lacks(_)) {
-            lacks.extend(r.encode());
-        } else if let journal::Recorded::Failed(e) =
-            p.journal.record(r.kind, r.copy, pid, r.range, &r.path, Some(d.shared.pair(p.index)))
-        {
-            return Err(std::io::Error::from_raw_os_error(e.0));
-        }
-    }
+/// Ends the replay of copy `copy`'s journal: what the copy cannot represent goes to
+/// `NAME.lacks` (for `mfsctl verify`), and the replay file goes.
+fn finish(d: &Daemon, p: &PairRt, copy: usize, records: &[Record]) -> std::io::Result<()> {
+    let lacks: Vec<u8> = records.iter().filter(|r| matches!(r.kind, Kind::Lacks(_))).flat_map(Record::encode).collect();
     if !lacks.is_empty() {
         std::fs::OpenOptions::new()
             .create(true)
@@ -107,7 +97,7 @@ fn finish(d: &Daemon, p: &PairRt, keep: &[Record]) -> std::io::Result<()> {
             .open(p.file(&d.state_dir, File::Lacks))?
             .write_all(&lacks)?;
     }
-    match std::fs::remove_file(p.file(&d.state_dir, File::Replay)) {
+    match std::fs::remove_file(p.file(&d.state_dir, File::Replay(copy))) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
@@ -187,61 +177,49 @@ fn rounds(
     let started = Instant::now();
     for round in 0..MAX_ROUNDS {
         out.rounds = round + 1;
-        let records = take(d, p)?;
-        let (mine, mut keep): (Vec<Record>, Vec<Record>) =
-            records.into_iter().partition(|r| active.contains(&r.copy) && !matches!(r.kind, Kind::Lacks(_)));
-        let folded = journal::fold(&mine, Coarsen::default());
-        for (c, pend) in &folded {
-            if pend.full && marks.insert(*c) {
-                set_full_marks(d, p, &marks)?;
-                d.log(&format!("pair {}: {} needs a full resync (journal overflow)", p.name(), root(p, *c)));
-            }
-        }
         let mut work = 0usize;
-        for &c in active.clone().iter() {
-            let full = marks.contains(&c);
-            let empty = BTreeMap::new();
-            let paths = folded.get(&c).map_or(&empty, |f| &f.work);
-            if !full && paths.is_empty() {
-                continue;
+        for c in active.clone() {
+            let records = take(d, p, c)?;
+            let mine: Vec<Record> =
+                records.iter().filter(|r| r.copy == c && !matches!(r.kind, Kind::Lacks(_))).cloned().collect();
+            let folded = journal::fold(&mine, Coarsen::default()).remove(&c).unwrap_or_default();
+            if folded.full && marks.insert(c) {
+                set_full_marks(d, p, &marks)?;
+                d.log(&format!("pair {}: {} needs a full resync (journal overflow)", p.name(), root(p, c)));
             }
-            work += if full { 1 } else { paths.len() };
-            let result = repair_copy(d, p, c, full, paths, cancel, report, started, &mut out);
-            match result {
-                Ok(()) => {
-                    if full {
+            let full = marks.contains(&c);
+            if full || !folded.work.is_empty() {
+                work += if full { 1 } else { folded.work.len() };
+                match repair_copy(d, p, c, full, &folded.work, cancel, report, started, &mut out) {
+                    Ok(()) if full => {
                         marks.remove(&c);
                         set_full_marks(d, p, &marks)?;
                     }
-                }
-                Err(stop) => {
-                    // Everything of this copy stays journaled for the next job.
-                    keep.extend(mine.iter().filter(|r| r.copy == c).cloned());
-                    match stop {
-                        Stopped::Cancelled => out.cancelled = true,
-                        Stopped::Fault(e) => {
-                            let pair = shared.pair(p.index);
-                            pair.note_failure(c, e.0, true, mfs_core::shared::unix_now());
-                            if shared.mark_offline(p.index, c, false) {
-                                d.log(&format!(
-                                    "pair {}: {} offline: resync failed with {}",
-                                    p.name(),
-                                    root(p, c),
-                                    super::errno_text(e.0)
-                                ));
-                            }
-                            out.failed.push((c, e));
-                            active.retain(|&a| a != c);
-                            pending_online.retain(|&a| a != c);
+                    Ok(()) => {}
+                    // The replay file stays: the next job starts with it.
+                    Err(Stopped::Cancelled) => {
+                        out.cancelled = true;
+                        break;
+                    }
+                    Err(Stopped::Fault(e)) => {
+                        shared.pair(p.index).note_failure(c, e.0, true, mfs_core::shared::unix_now());
+                        if shared.mark_offline(p.index, c, false) {
+                            d.log(&format!(
+                                "pair {}: {} offline: resync failed with {}",
+                                p.name(),
+                                root(p, c),
+                                super::errno_text(e.0)
+                            ));
                         }
+                        out.failed.push((c, e));
+                        active.retain(|&a| a != c);
+                        pending_online.retain(|&a| a != c);
+                        continue;
                     }
                 }
             }
-            if out.cancelled {
-                break;
-            }
+            finish(d, p, c, &records)?;
         }
-        finish(d, p, &keep)?;
         if out.cancelled {
             break;
         }

@@ -6,8 +6,8 @@
 //! middle of a change.
 //!
 //! Files in the state directory: `mfsd.pid` (locked while a daemon runs), `mfsd.log`,
-//! `registered.json` (pair sources made known by commands), and per pair `NAME.journal`,
-//! `NAME.replay`, `NAME.full`, `NAME.lacks`.
+//! `registered.json` (pair sources made known by commands), per copy `NAME.COPY.journal` and
+//! `NAME.COPY.replay`, and per pair `NAME.full` and `NAME.lacks`.
 
 mod intents;
 pub mod jobs;
@@ -648,15 +648,16 @@ impl Daemon {
         if p.job.try_lock().is_err() {
             return true;
         }
-        let replay = p.file(&self.state_dir, File::Replay).exists();
-        let len = std::fs::metadata(p.file(&self.state_dir, File::Journal)).map_or(0, |m| m.len());
         let marks = jobs::full_marks(self, p);
-        let grew = len != p.seen_journal.swap(len, Ordering::Relaxed);
-        let in_service: Vec<usize> = (0..n).filter(|&c| !ps.copy(c).offline).collect();
-        let mut targets: BTreeSet<usize> = marks.iter().copied().filter(|c| in_service.contains(c)).collect();
-        if replay || (len > 0 && grew) || (len > 0 && !targets.is_empty()) {
-            let (view, _) = self.journal_view(p);
-            targets.extend(view.keys().copied().filter(|c| in_service.contains(c)));
+        let mut targets = BTreeSet::new();
+        for c in (0..n).filter(|&c| !ps.copy(c).offline) {
+            // A journal left by a job that did not finish, or one that grew since the last look.
+            let replay = p.file(&self.state_dir, File::Replay(c)).exists();
+            let len = std::fs::metadata(p.file(&self.state_dir, File::Journal(c))).map_or(0, |m| m.len());
+            let grew = len != p.seen_journal[c].swap(len, Ordering::Relaxed);
+            if marks.contains(&c) || replay || (len > 0 && grew && self.journal_view(p, c).entries > 0) {
+                targets.insert(c);
+            }
         }
         if targets.is_empty() {
             return busy;

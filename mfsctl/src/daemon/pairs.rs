@@ -54,8 +54,8 @@ pub struct PairRt {
     pub conflicts: Mutex<Vec<Conflict>>,
     /// A probe of each copy is in flight.
     pub probing: Vec<AtomicBool>,
-    /// Size of the journal when last looked at (to read it again only when it grew).
-    pub seen_journal: AtomicU64,
+    /// Size of each copy's journal when last looked at (to read it again only when it grew).
+    pub seen_journal: Vec<AtomicU64>,
     /// Unix time of the last probe of a copy out of service.
     pub last_probe: AtomicU64,
 }
@@ -68,10 +68,13 @@ impl PairRt {
             .pair_index(shared::name_hash(&cfg.name))
             .ok_or_else(|| format!("pair {}: the shared state has no room for another pair", cfg.name))?;
         let dir = CString::new(state_dir.as_os_str().as_bytes()).map_err(|_| "state_dir contains a NUL byte")?;
-        let appender = Appender::new(&dir, &journal::file_name(&cfg.name), 3, no_track)
+        let appenders = (0..cfg.copies.len())
+            .map(|c| Appender::new(&dir, &journal::file_name(&cfg.name, c), 3, no_track))
+            .collect::<Option<Vec<_>>>()
             .ok_or_else(|| format!("pair {}: bad journal name", cfg.name))?;
-        let journal = Journal::new(appender, cfg.journal_limit, cfg.copies.len());
-        let probing = (0..cfg.copies.len()).map(|_| AtomicBool::new(false)).collect();
+        let journal = Journal::new(appenders, cfg.journal_limit);
+        let n = cfg.copies.len();
+        let probing = (0..n).map(|_| AtomicBool::new(false)).collect();
         Ok(PairRt {
             cfg,
             index,
@@ -80,7 +83,7 @@ impl PairRt {
             progress: Mutex::new(None),
             conflicts: Mutex::new(Vec::new()),
             probing,
-            seen_journal: AtomicU64::new(0),
+            seen_journal: (0..n).map(|_| AtomicU64::new(0)).collect(),
             last_probe: AtomicU64::new(0),
         })
     }
@@ -115,14 +118,14 @@ impl PairRt {
         }
     }
 
-    /// The journal, the journal taken for replay, and the reports of what copies lack.
+    /// A copy's journal and the journal taken for replay, and the pair's other files.
     pub fn file(&self, state_dir: &Path, what: File) -> PathBuf {
-        let base = journal::file_name(&self.cfg.name);
+        let name = &self.cfg.name;
         state_dir.join(match what {
-            File::Journal => base,
-            File::Replay => format!("{}.replay", self.cfg.name),
-            File::Lacks => format!("{}.lacks", self.cfg.name),
-            File::Full => format!("{}.full", self.cfg.name),
+            File::Journal(c) => journal::file_name(name, c),
+            File::Replay(c) => format!("{name}.{c}.replay"),
+            File::Lacks => format!("{name}.lacks"),
+            File::Full => format!("{name}.full"),
         })
     }
 }
@@ -130,10 +133,10 @@ impl PairRt {
 /// The files of a pair in the state directory.
 #[derive(Debug, Clone, Copy)]
 pub enum File {
-    /// `NAME.journal`: appended to by every process.
-    Journal,
-    /// `NAME.replay`: the journal taken by the daemon, until its replay is done.
-    Replay,
+    /// `NAME.COPY.journal`: appended to by every process.
+    Journal(usize),
+    /// `NAME.COPY.replay`: that journal taken by the daemon, until its replay is done.
+    Replay(usize),
     /// `NAME.lacks`: what copies cannot represent (for `mfsctl verify`), out of the journal.
     Lacks,
     /// `NAME.full`: copies that need a full resync (one index per line), until it is done.

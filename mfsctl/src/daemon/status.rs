@@ -1,36 +1,39 @@
 //! `mfsctl status`: what the shared state, the journals and the running jobs say about every
 //! pair and copy.
 
-use std::collections::BTreeMap;
-
 use mfs_core::journal::{self, Kind};
 
 use super::pairs::{File, PairRt};
 use super::{errno_text, jobs, Daemon};
 use crate::proto::{CopyStatus, LastError, PairStatus, Status};
 
+/// What one copy's journal holds.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct JournalView {
+    /// Records (not counting what the copy cannot represent).
+    pub entries: u64,
+    /// Size of the journal files.
+    pub bytes: u64,
+    /// Paths they fold into.
+    pub dirty: u64,
+    /// A full resync is asked for.
+    pub full: bool,
+}
+
 impl Daemon {
-    /// Journal records per copy, the journal files' size, and the work they fold into.
-    pub(super) fn journal_view(&self, p: &PairRt) -> (BTreeMap<usize, (u64, u64, bool)>, u64) {
+    /// What copy `copy`'s journal (and the part of it taken for replay) holds.
+    pub(super) fn journal_view(&self, p: &PairRt, copy: usize) -> JournalView {
         let mut records = Vec::new();
         let mut bytes = 0;
-        for f in [File::Replay, File::Journal] {
+        for f in [File::Replay(copy), File::Journal(copy)] {
             if let Ok(data) = std::fs::read(p.file(&self.state_dir, f)) {
                 bytes += data.len() as u64;
                 records.extend(journal::decode_lenient(&data).0);
             }
         }
-        let mut counts: BTreeMap<usize, u64> = BTreeMap::new();
-        for r in records.iter().filter(|r| !matches!(r.kind, Kind::Lacks(_))) {
-            *counts.entry(r.copy).or_default() += 1;
-        }
-        let folded = journal::fold(&records, journal::Coarsen::default());
-        let mut out = BTreeMap::new();
-        for (c, n) in counts {
-            let (paths, full) = folded.get(&c).map_or((0, false), |f| (f.work.len() as u64, f.full));
-            out.insert(c, (n, paths, full));
-        }
-        (out, bytes)
+        records.retain(|r| r.copy == copy && !matches!(r.kind, Kind::Lacks(_)));
+        let folded = journal::fold(&records, journal::Coarsen::default()).remove(&copy).unwrap_or_default();
+        JournalView { entries: records.len() as u64, bytes, dirty: folded.work.len() as u64, full: folded.full }
     }
 
     pub(super) fn status(&self) -> Status {
@@ -42,7 +45,6 @@ impl Daemon {
             pairs: Vec::new(),
         };
         for p in pairs {
-            let (journal, bytes) = self.journal_view(&p);
             let marks = jobs::full_marks(self, &p);
             let progress = p.progress.lock().unwrap().clone();
             let ps = self.shared.pair(p.index);
@@ -53,7 +55,7 @@ impl Daemon {
                 .enumerate()
                 .map(|(c, root)| {
                     let s = ps.copy(c);
-                    let (entries, dirty, full) = journal.get(&c).copied().unwrap_or_default();
+                    let j = self.journal_view(&p, c);
                     let state = if s.resyncing {
                         "resyncing"
                     } else if s.offline {
@@ -75,10 +77,10 @@ impl Daemon {
                             message: errno_text(s.last_errno as i32),
                             at: s.last_error_at,
                         }),
-                        journal_entries: entries,
-                        journal_bytes: if entries > 0 { bytes } else { 0 },
-                        dirty_paths: dirty,
-                        full_resync: full || marks.contains(&c),
+                        journal_entries: j.entries,
+                        journal_bytes: j.bytes,
+                        dirty_paths: j.dirty,
+                        full_resync: j.full || marks.contains(&c),
                         resync: progress.clone().filter(|pr| pr.copy == root.root),
                     }
                 })
