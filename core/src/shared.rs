@@ -385,19 +385,6 @@ impl SharedState {
         s.seq.load(Ordering::Acquire) == i.seq
             && s.pid.compare_exchange(i.pid, 0, Ordering::AcqRel, Ordering::Relaxed).is_ok()
     }
-
-    /// The indexes of every pair entry in use, with their name hash.
-    pub fn pairs_in_use(&self) -> Vec<(usize, u64)> {
-        self.layout()
-            .pairs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, p)| {
-                let h = p.name_hash.load(Ordering::Acquire);
-                (h != 0).then_some((i, h))
-            })
-            .collect()
-    }
 }
 
 impl PairState {
