@@ -202,7 +202,7 @@ pub fn render(s: &Status) -> String {
             if c.journal_entries > 0 || c.dirty_paths > 0 {
                 let _ = write!(
                     line,
-                    "; journal {} entries ({}), {} dirty paths",
+                    "; journal {} entries ({}), dirty paths {}",
                     c.journal_entries,
                     human_bytes(c.journal_bytes),
                     c.dirty_paths
@@ -215,7 +215,7 @@ pub fn render(s: &Status) -> String {
                 let _ = write!(line, "; last error {} at {}", e.message, utc(e.at));
             }
             if c.failures > 0 {
-                let _ = write!(line, "; {} failures", c.failures);
+                let _ = write!(line, "; failures {}", c.failures);
             }
             if let Some(r) = &c.resync {
                 let eta = r.eta_secs.map(|s| format!(", ETA {}", human_secs(s))).unwrap_or_default();

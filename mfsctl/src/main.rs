@@ -92,7 +92,8 @@ daemon killed and started again picks the state and the journals up where they w
 The socket is $MFS_SOCKET, else the configuration's [daemon] socket, else \
 $XDG_RUNTIME_DIR/mfs/mfsd.sock or /tmp/mfs-$UID/mfsd.sock. Its state directory holds \
 mfsd.pid, mfsd.log and the journals. `mfsctl run` starts one for its session when none \
-answers (detached, exiting when idle).",
+answers (detached, exiting when idle). SIGTERM, SIGINT or SIGHUP stop it (a resync in progress \
+finishes its round first; an interrupted one resumes with the next daemon).",
         after_help = "Exit status: 0 when stopped, 1 when it cannot start (another daemon runs, the socket \
 cannot be bound), 2 on bad input.\n\nExample:\n  mfsctl daemon --config /etc/mfs.toml"
     )]

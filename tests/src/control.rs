@@ -124,6 +124,24 @@ impl Daemon {
         }
     }
 
+    /// Sends SIGTERM and waits (at most 10 s) for the daemon to exit; its exit status.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        // SAFETY: signals the daemon this value started, by its pid.
+        unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(c.id() as libc::pid_t, libc::SIGKILL) };
+        let _ = c.wait();
+        None
+    }
+
     /// What the daemon printed so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

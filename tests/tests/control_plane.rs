@@ -281,7 +281,7 @@ fn commands_fail_with_one_line_reasons() {
     };
     one_line(&["status"], 3, "no daemon answers");
     one_line(&["offline", "test"], 3, "no daemon answers");
-    let _d = Daemon::start(&s, &config);
+    let mut d = Daemon::start(&s, &config);
     one_line(&["offline", "nope"], 1, "unknown pair nope (known: test)");
     one_line(&["offline", "test", "--copy", "/nonexistent"], 1, "is not a copy of pair test");
     let primary = s.primary();
@@ -293,6 +293,11 @@ fn commands_fail_with_one_line_reasons() {
     mfsctl_ok(&config, &["online", "test"]);
     let again = Daemon::start_expecting_failure(&config);
     assert!(again.contains("already"), "a second daemon: {again}");
+    // SIGTERM stops it cleanly: exit 0, the socket removed.
+    let st = d.terminate().expect("the daemon exits on SIGTERM");
+    assert!(st.success(), "{st}");
+    assert!(!s.state().join("mfsd.sock").exists());
+    assert!(d.log_text().contains("stopping on a signal"));
 }
 
 /// `mfsctl run` starts a daemon for its session when none answers; it exits on its own once

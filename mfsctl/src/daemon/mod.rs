@@ -325,8 +325,19 @@ fn start(socket: &Path, state_dir: &Path, initial: Source, opts: &Options, uid: 
 
 static LISTENER: Mutex<Option<UnixListener>> = Mutex::new(None);
 
+/// Set by SIGTERM, SIGINT or SIGHUP: the daemon stops as `mfsctl` would stop it.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::Relaxed);
+}
+
 fn serve(d: &Arc<Daemon>) {
     let listener = LISTENER.lock().unwrap().take().expect("listener bound by start");
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: the handler only stores into an atomic.
+        unsafe { libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    }
     let ticker = {
         let d = Arc::clone(d);
         std::thread::spawn(move || {
@@ -347,6 +358,9 @@ fn serve(d: &Arc<Daemon>) {
             let _ = stream.set_nonblocking(false);
             let d = Arc::clone(d);
             std::thread::spawn(move || d.client(stream));
+        }
+        if SIGNALLED.load(Ordering::Relaxed) && !d.stop.swap(true, Ordering::AcqRel) {
+            d.log("stopping on a signal");
         }
     }
     let _ = ticker.join();
