@@ -44,6 +44,10 @@ pub unsafe fn open_like(
     real: impl FnOnce() -> c_int,
 ) -> c_int {
     let Some(st) = life::get() else { return real() };
+    if flags & (libc::O_CREAT | libc::O_TRUNC) != 0 && !path.is_null() {
+        // SAFETY: the caller's contract.
+        return unsafe { open_changing(st, dirfd, path, flags, mode, real) };
+    }
     let fd = real();
     if fd < 0 {
         return fd;
@@ -88,14 +92,71 @@ unsafe fn opened_unplaced(
     opened_classified(st, dirfd, bytes, flags, mode, fd)
 }
 
+/// [`open_like`] for an open that may create or truncate: placed before the call (as the
+/// namespace hooks place theirs), so that an intent names a path in a pair while the primary
+/// changes and its twins do not yet: a process killed right after the kernel's open leaves it
+/// marked. The intent the opened descriptor keeps is claimed before this one goes.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string.
+#[inline(never)]
+unsafe fn open_changing(
+    st: &State,
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+    real: impl FnOnce() -> c_int,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    let outside = unsafe { st.place.quick_outside(dirfd, path) };
+    // SAFETY: as above.
+    let bytes = unsafe { cbytes(path) }.unwrap_or_default();
+    if outside || protect(|| false, || st.place.surely_outside(dirfd, bytes)) {
+        let fd = real();
+        if fd >= 0 {
+            opened_elsewhere(st, fd, flags, mode, FdKind::Outside);
+        }
+        return fd;
+    }
+    let mut scratch = None;
+    let class = classify(st, dirfd, bytes, &mut scratch);
+    let _changing = intents::during(st, &class);
+    let fd = real();
+    if fd < 0 {
+        return fd;
+    }
+    opened_with(st, class, dirfd, bytes, flags, mode, fd)
+}
+
+fn classify<'a>(
+    st: &State,
+    dirfd: c_int,
+    bytes: &'a [u8],
+    scratch: &'a mut Option<mfs_core::path::AbsPath>,
+) -> Class<'a> {
+    let _errno = ErrnoGuard::save();
+    protect(|| Class::Unknown, || st.place.classify_at(dirfd, bytes, scratch))
+}
+
 /// [`open_like`] for a path the fast tests could not place: full classification, then the
 /// twins.
 fn opened_classified(st: &State, dirfd: c_int, bytes: &[u8], flags: c_int, mode: mode_t, fd: RawFd) -> c_int {
     let mut scratch = None;
-    let class = {
-        let _errno = ErrnoGuard::save();
-        protect(|| Class::Unknown, || st.place.classify_at(dirfd, bytes, &mut scratch))
-    };
+    let class = classify(st, dirfd, bytes, &mut scratch);
+    opened_with(st, class, dirfd, bytes, flags, mode, fd)
+}
+
+/// The twins of `fd`, opened at a path of class `class`.
+fn opened_with(
+    st: &State,
+    class: Class<'_>,
+    dirfd: c_int,
+    bytes: &[u8],
+    flags: c_int,
+    mode: mode_t,
+    fd: RawFd,
+) -> c_int {
     match class {
         // The kernel resolves `..` after symlinks: what it opened decides.
         Class::In { .. } if has_dotdot_from(bytes, 0) => opened_elsewhere(st, fd, flags, mode, FdKind::Outside),
