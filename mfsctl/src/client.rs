@@ -11,6 +11,7 @@ use mfs_core::config::Env;
 
 use crate::daemon::{locations, utc};
 use crate::proto::{self, Done, Envelope, Progress, Reply, Request, Status};
+use crate::verify::human_bytes;
 
 /// Exit status when no daemon answers where one is needed.
 pub const EXIT_NO_DAEMON: i32 = 3;
@@ -140,21 +141,6 @@ impl Shown {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
-    }
-}
-
-fn human_bytes(b: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < units.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", units[u])
     }
 }
 

@@ -281,7 +281,8 @@ impl CopyLacks<'_> {
     }
 }
 
-fn human_bytes(n: u64) -> String {
+/// `1.5 KiB`: a byte count for people.
+pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = n as f64;
     let mut unit = 0;

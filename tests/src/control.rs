@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::netfs::{is_root, run};
 use crate::scratch::{Mirroring, Running, Scratch};
 
 /// `mfsctl ARGS` with the test's configuration; never under the shim.
@@ -296,20 +297,6 @@ pub fn snapshot(root: &Path) -> BTreeMap<PathBuf, (u32, u64, u64, i64, i64)> {
 /// dropped, also when the test fails.
 pub struct Mount {
     at: PathBuf,
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
-    }
 }
 
 impl Mount {

@@ -97,7 +97,12 @@ fn finish(d: &Daemon, p: &PairRt, copy: usize, records: &[Record]) -> std::io::R
             .open(p.file(&d.state_dir, File::Lacks))?
             .write_all(&lacks)?;
     }
-    match std::fs::remove_file(p.file(&d.state_dir, File::Replay(copy))) {
+    remove_if_present(&p.file(&d.state_dir, File::Replay(copy)))
+}
+
+/// Removes a file; one that is not there is fine.
+fn remove_if_present(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
@@ -115,10 +120,7 @@ pub fn full_marks(d: &Daemon, p: &PairRt) -> BTreeSet<usize> {
 fn set_full_marks(d: &Daemon, p: &PairRt, marks: &BTreeSet<usize>) -> std::io::Result<()> {
     let path = p.file(&d.state_dir, File::Full);
     if marks.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
+        return remove_if_present(&path);
     }
     let text: String = marks.iter().map(|c| format!("{c}\n")).collect();
     let tmp = path.with_extension("full.tmp");
