@@ -342,11 +342,13 @@ impl<'a> Repair<'a> {
             }
             Work::Whole => self.level_sparse(sfd.0, dfd.0, size)?,
         }
-        if sys::fstat(dfd.0)?.st_size as u64 != size {
+        let now = sys::fstat(dfd.0)?;
+        if now.st_size as u64 != size {
             sys::ftruncate(dfd.0, size as libc::off_t)?;
         }
-        drop(dfd);
-        self.meta(ddir, name, s, d)
+        // Through the descriptor, not the name: a program may rename the file meanwhile
+        // (renames take no file lock), and what is set must follow the file.
+        fd_meta(dfd.0, s, &now)
     }
 
     /// Makes bytes `[off, off+len)` of `dst` equal those of `src`, writing only the chunks
@@ -476,6 +478,24 @@ impl<'a> Repair<'a> {
     }
 }
 
+/// Mode, owner (where permitted) and modification time of the open file `fd` (whose stat is
+/// `d`), as `s`.
+fn fd_meta(fd: RawFd, s: &libc::stat, d: &libc::stat) -> SysResult<()> {
+    // Owner first: a change of owner clears set-user-ID bits that the mode then sets.
+    if (d.st_uid, d.st_gid) != (s.st_uid, s.st_gid) {
+        let _ = sys::fchown(fd, s.st_uid, s.st_gid);
+    }
+    if d.st_mode & 0o7777 != s.st_mode & 0o7777 {
+        sys::fchmod(fd, s.st_mode & 0o7777)?;
+    }
+    let times = [
+        libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
+        libc::timespec { tv_sec: s.st_mtime, tv_nsec: s.st_mtime_nsec },
+    ];
+    let _ = sys::utimensat(fd, None, &times, 0);
+    Ok(())
+}
+
 /// Same size, modification time, mode and owner.
 fn looks_level(s: &libc::stat, d: &libc::stat) -> bool {
     s.st_size == d.st_size
@@ -598,6 +618,28 @@ mod tests {
         let named = Repair::new(&shared, sp, sm, &cancel);
         named.path(b"same", &Work::Whole).unwrap();
         assert_eq!(std::fs::read(m.join("same")).unwrap(), b"same");
+        std::fs::remove_dir_all(t).unwrap();
+    }
+
+    /// A file's mode and time are set through its descriptor: a program renaming the file while
+    /// it is repaired (renames take no file lock) still gets them on the file.
+    #[test]
+    fn metadata_follows_a_file_renamed_during_its_repair() {
+        use std::os::unix::fs::PermissionsExt;
+        let (t, _shared) = setup("renamed");
+        let (p, m) = (t.join("p"), t.join("m"));
+        std::fs::write(p.join("f"), b"x").unwrap();
+        std::fs::set_permissions(p.join("f"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        let c = |path: &Path| CString::new(path.to_str().unwrap()).unwrap();
+        let s = sys::fstatat(libc::AT_FDCWD, &c(&p.join("f")), 0).unwrap();
+        let fd = sys::openat(libc::AT_FDCWD, &c(&m.join("f")), libc::O_RDWR | libc::O_CREAT, 0o600).unwrap();
+        std::fs::rename(m.join("f"), m.join("g")).unwrap();
+        let d = sys::fstat(fd).unwrap();
+        fd_meta(fd, &s, &d).unwrap();
+        sys::close(fd);
+        let g = std::fs::metadata(m.join("g")).unwrap();
+        assert_eq!(g.permissions().mode() & 0o7777, 0o640);
+        assert_eq!(g.modified().unwrap(), std::fs::metadata(p.join("f")).unwrap().modified().unwrap());
         std::fs::remove_dir_all(t).unwrap();
     }
 
